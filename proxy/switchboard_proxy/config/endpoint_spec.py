@@ -1,0 +1,198 @@
+"""`ModelEndpoint.spec`: one upstream model as users write it (provider, URL, key, pricing, limits).
+
+Read by `compiling.compile()`, which resolves the key reference and applies these defaults once; the
+sidecar never sees this model, only the compiled `EndpointConfig`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .spec_base import MAX_NAME_LENGTH, ResourceName, SpecModel, cel_rules, list_type
+
+Provider = Literal["openai", "anthropic", "azure-openai"]
+Capability = Literal["tools", "json", "streaming", "vision", "embeddings"]
+
+DEFAULT_CAPABILITIES: tuple[Capability, ...] = ("tools", "json", "streaming")
+
+
+class SecretKeyRef(SpecModel):
+    """A key inside a Kubernetes Secret in the endpoint's namespace."""
+
+    name: ResourceName = Field(description="Name of the Secret. Example: openai.")
+    key: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key inside the Secret's data holding the API key. Example: api-key.",
+    )
+
+
+class ApiKeySource(SpecModel):
+    """Where the endpoint's API key comes from: exactly one of `secretRef` (cluster) or `env` (local mode)."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel_rules(
+            ("has(self.secretRef) != has(self.env)", "set exactly one of apiKey.secretRef or apiKey.env")
+        )
+    }
+
+    secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret holding the key; the operator copies it into Secret switchboard-credentials, "
+        "never into the ConfigMap. Example: {name: openai, key: api-key}.",
+    )
+    env: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable of the sidecar process holding the key (local mode). "
+        "Example: OPENAI_API_KEY.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ApiKeySource:
+        if (self.secret_ref is None) == (self.env is None):
+            raise ValueError("set exactly one of apiKey.secretRef or apiKey.env")
+        return self
+
+
+class Pricing(SpecModel):
+    """Price of the model in US dollars per million tokens; used for cost accounting and lowest-cost."""
+
+    input_per_mtok: float = Field(
+        default=0.0, ge=0, le=10_000, alias="inputPerMTok",
+        description="USD per million prompt tokens. Default 0. Example: 0.05.",
+    )
+    output_per_mtok: float = Field(
+        default=0.0, ge=0, le=10_000, alias="outputPerMTok",
+        description="USD per million completion tokens. Default 0. Example: 0.10.",
+    )
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, le=10_000, alias="cachedInputPerMTok",
+        description="USD per million cached prompt tokens. Default: the input price. Example: 0.025.",
+    )
+
+
+class EndpointLimits(SpecModel):
+    """Per-sidecar limits for this endpoint; 0 means unlimited."""
+
+    max_concurrency: int = Field(
+        default=0, ge=0, le=100_000,
+        description="Most requests in flight to this endpoint at once. Default 0 (unlimited). Example: 64.",
+    )
+    requests_per_minute: int = Field(
+        default=0, ge=0, le=10_000_000,
+        description="Token-bucket request rate limit. Default 0 (unlimited). Example: 600.",
+    )
+    tokens_per_minute: int = Field(
+        default=0, ge=0, le=1_000_000_000,
+        description="Token-bucket limit on prompt plus completion tokens. Default 0 (unlimited). "
+        "Example: 200000.",
+    )
+
+
+class Deprecation(SpecModel):
+    """Schedules the endpoint's retirement: a Warning now, and after `sunset` its replacement serves."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel_rules(
+            ("!has(self.sunset) || has(self.replacement)", "a sunset needs a replacement", ".replacement"),
+        )
+    }
+
+    sunset: datetime | None = Field(
+        default=None,
+        description="RFC 3339 time after which routes send this endpoint's traffic to `replacement`. "
+        "Default: none (deprecated, still serving). Example: 2027-03-01T00:00:00Z.",
+        json_schema_extra={"format": "date-time"},
+    )
+    replacement: ResourceName | None = Field(
+        default=None,
+        description="ModelEndpoint that takes this endpoint's traffic after the sunset. Example: small-fast-v2.",
+    )
+    message: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Free text shown in the Deprecated condition and Event. Example: moving to v2 weights.",
+    )
+
+    @model_validator(mode="after")
+    def _sunset_needs_replacement(self) -> Deprecation:
+        if self.sunset is not None and self.replacement is None:
+            raise ValueError("a sunset needs a replacement")
+        return self
+
+
+class ModelEndpointSpec(SpecModel):
+    """One upstream model: where it is, how to authenticate, what it costs and what it can do."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel_rules(
+            (
+                "self.provider == 'azure-openai' || !has(self.apiVersion)",
+                "apiVersion applies only to provider azure-openai",
+                ".apiVersion",
+            ),
+        )
+    }
+
+    provider: Provider = Field(
+        default="openai",
+        description="Wire protocol: openai (any OpenAI-compatible server: vLLM, llama.cpp, TGI, Ollama, "
+        "OpenAI), anthropic or azure-openai. Default openai.",
+    )
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        description="Base URL of the API, up to and including the version path for OpenAI-compatible "
+        "servers. Example: http://vllm-small:8000/v1.",
+    )
+    model: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Model id sent upstream (the deployment name for azure-openai). "
+        "Example: qwen2.5-coder-1.5b.",
+    )
+    api_version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="azure-openai only: the api-version query parameter. Default 2024-10-21.",
+    )
+    api_key: ApiKeySource | None = Field(
+        default=None, description="Optional API key source; none means no Authorization header is sent."
+    )
+    pricing: Pricing = Field(default_factory=Pricing, description="Price per million tokens in USD.")
+    context_window: int = Field(
+        default=32768, ge=1, le=100_000_000,
+        description="Most prompt plus completion tokens the model accepts. Default 32768. Example: 128000.",
+    )
+    max_output_tokens: int = Field(
+        default=4096, ge=1, le=10_000_000,
+        description="Most completion tokens per request. Default 4096. Example: 8192.",
+    )
+    capabilities: list[Capability] = Field(
+        default_factory=lambda: list(DEFAULT_CAPABILITIES),
+        max_length=8,
+        description="What requests the model can serve: tools, json, streaming, vision, embeddings. "
+        "Default [tools, json, streaming].",
+        json_schema_extra=list_type("set"),
+    )
+    limits: EndpointLimits = Field(
+        default_factory=EndpointLimits, description="Concurrency and rate limits enforced by each sidecar."
+    )
+    deprecation: Deprecation | None = Field(
+        default=None, description="Optional retirement schedule with a replacement endpoint."
+    )
+
+    @model_validator(mode="after")
+    def _api_version_only_for_azure(self) -> ModelEndpointSpec:
+        if self.api_version is not None and self.provider != "azure-openai":
+            raise ValueError("apiVersion applies only to provider azure-openai")
+        return self

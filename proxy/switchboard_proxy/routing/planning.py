@@ -1,0 +1,157 @@
+"""`plan(config, request, state, now, rng) -> Plan`: the whole routing decision for one request.
+
+Composes the stages: match the route, assign the variant, replace endpoints past their sunset, filter the
+primary pool and the fallback chain for eligibility, order the pool by the variant's strategy, and expand
+retries into explicit attempts. The executor walks `Plan.attempts` in order; it may skip some (a spent
+retry budget, a context-length error that needs a larger window) but never adds any.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, RouterConfig, VariantConfig
+
+from .eligibility import FilterContext, Rejection, filter_eligible
+from .experiments import assign_variant
+from .matching import match_route
+from .request import Priority, RouteRequest, effective_priority
+from .state import RouterState
+from .strategies import STRATEGIES, Candidate, estimated_cost_usd
+
+Stage = Literal["primary", "fallback"]
+Refusal = Literal["", "budget-exhausted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one endpoint; `retry` 0 is the first try, 1.. are same-endpoint retries."""
+
+    endpoint: str
+    stage: Stage
+    retry: int
+    timeout_ms: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The decision for one request: plain data, printable by `switchboard explain`."""
+
+    route: RouteConfig
+    variant: VariantConfig
+    match_reason: str
+    priority: Priority
+    deadline_ms: int
+    attempts: tuple[Attempt, ...]
+    rejections: tuple[Rejection, ...]
+    shadow: str = ""
+    refusal: Refusal = ""
+
+    @property
+    def policy(self) -> PolicyConfig:
+        return self.variant.policy
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Distinct endpoints in attempt order."""
+        return list(dict.fromkeys(a.endpoint for a in self.attempts))
+
+
+def plan(
+    config: RouterConfig, request: RouteRequest, state: RouterState, *, now: datetime, rng: random.Random
+) -> Plan:
+    """Decide route, variant and ordered attempts. Raises matching.NoRoute when no route applies."""
+    match = match_route(config, request)
+    route = match.route
+    stopped = frozenset(v for r, v in state.stopped_variants if r == route.name)
+    sticky = request.sticky_key if route.experiment and route.experiment.sticky_by == "user" else ""
+    variant = assign_variant(route, sticky or request.request_id, stopped=stopped)
+    deadline_ms = request.deadline_ms if request.deadline_ms is not None else route.deadline_ms
+    context = FilterContext(state=state, deadline_ms=deadline_ms)
+
+    pool = _pool_candidates(config, variant, now)
+    kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
+    kept_names = {e.name for e in kept}
+    ordered = STRATEGIES[variant.strategy](request, [c for c in pool if c.name in kept_names], state, rng)
+    planned = [(c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)]
+
+    pool_names = {c.name for c in pool}
+    chain_names = dict.fromkeys(successor(config, name, now) for name in variant.policy.chain)
+    chain = [config.endpoints[name] for name in chain_names if name not in pool_names]
+    chain_kept, chain_rejections = filter_eligible(request, chain, context)
+    planned += [(e, "fallback", f"chain[{i}] of policy") for i, e in enumerate(chain_kept)]
+    rejections += chain_rejections
+
+    refusal: Refusal = ""
+    if route.name in state.spent_routes and route.budget is not None:
+        planned, refusal, spent = _apply_budget(route, planned, request)
+        rejections += spent
+
+    timeout_ms = min(variant.policy.total_ms, deadline_ms)
+    attempts = tuple(
+        Attempt(endpoint.name, stage, retry, timeout_ms, note if retry == 0 else f"retry {retry}")
+        for endpoint, stage, note in planned
+        for retry in range(1 + variant.policy.retry_attempts)
+    )
+    return Plan(
+        route=route,
+        variant=variant,
+        match_reason=match.reason,
+        priority=effective_priority(route.priority, request.priority),
+        deadline_ms=deadline_ms,
+        attempts=attempts,
+        rejections=tuple(rejections),
+        shadow=_shadow(config, route, state, rng),
+        refusal=refusal,
+    )
+
+
+def successor(config: RouterConfig, name: str, now: datetime) -> str:
+    """The endpoint serving `name`'s traffic at `now`: its replacement once its sunset has passed.
+
+    compile() already does this for sunsets passed at compile time; doing it here too makes a sunset take
+    effect on time in a sidecar whose config was compiled before it.
+    """
+    seen = {name}
+    endpoint = config.endpoints[name]
+    while endpoint.sunset is not None and endpoint.sunset <= now and endpoint.replacement in config.endpoints:
+        if endpoint.replacement in seen:
+            break
+        seen.add(endpoint.replacement)
+        endpoint = config.endpoints[endpoint.replacement]
+    return endpoint.name
+
+
+def _pool_candidates(config: RouterConfig, variant: VariantConfig, now: datetime) -> list[Candidate]:
+    weights: dict[str, float] = {}
+    for target in variant.targets:
+        name = successor(config, target.endpoint, now)
+        weights[name] = weights.get(name, 0.0) + target.weight
+    return [Candidate(config.endpoints[name], weight) for name, weight in weights.items()]
+
+
+def _apply_budget(
+    route: RouteConfig, planned: list[tuple[EndpointConfig, Stage, str]], request: RouteRequest
+) -> tuple[list[tuple[EndpointConfig, Stage, str]], Refusal, list[Rejection]]:
+    """A spent budget: 'reject' plans nothing; 'cheapest' keeps only the cheapest eligible endpoint."""
+    assert route.budget is not None
+    if route.budget.action == "reject" or not planned:
+        spent = [Rejection(e.name, "budget", "route budget spent") for e, _, _ in planned]
+        return [], "budget-exhausted", spent
+    cheapest = min(planned, key=lambda p: estimated_cost_usd(p[0], request))
+    spent = [Rejection(e.name, "budget", "route budget spent; cheapest only") for e, _, _ in planned
+             if e is not cheapest[0]]
+    return [(cheapest[0], cheapest[1], "cheapest (budget spent)")], "", spent
+
+
+def _shadow(config: RouterConfig, route: RouteConfig, state: RouterState, rng: random.Random) -> str:
+    if route.shadow is None or route.shadow.percent <= 0:
+        return ""
+    endpoint = route.shadow.endpoint
+    if state.of(endpoint).circuit == "open" or rng.random() * 100 >= route.shadow.percent:
+        return ""
+    return endpoint
