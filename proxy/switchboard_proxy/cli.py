@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from multidict import CIMultiDict
 
 from .config import ConfigError, compile, load_resources
 from .crds import crd_file_name, render_crd
@@ -49,10 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check files against the CRD schemas and semantic rules")
-    validate.add_argument("paths", nargs="+", metavar="PATH", help="YAML/JSON files or directories (recursive)")
-    validate.add_argument("--crds", type=Path, help="directory of CRD YAML (default: the source tree's crds/)")
+    validate.add_argument(
+        "paths", nargs="+", metavar="PATH", help="YAML/JSON files or directories (recursive)"
+    )
+    validate.add_argument(
+        "--crds", type=Path, help="directory of CRD YAML (default: the source tree's crds/)"
+    )
 
-    compiler = commands.add_parser("compile", help="print the compiled config JSON (what the ConfigMap holds)")
+    compiler = commands.add_parser(
+        "compile", help="print the compiled config JSON (what the ConfigMap holds)"
+    )
     compiler.add_argument("paths", nargs="+", metavar="PATH", help="YAML/JSON files or directories")
     compiler.add_argument("--namespace", default="", help="namespace recorded in the config (default: none)")
     compiler.add_argument("--at", metavar="RFC3339", help="compile as of this time (sunsets); default now")
@@ -61,9 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--resources", nargs="+", required=True, metavar="PATH", help="resource files/dirs")
     explain.add_argument("--task", default="", help="X-Switchboard-Task value")
     explain.add_argument("--model", default="", help="the body's model field (overrides --body)")
-    explain.add_argument("--api", default="chat", choices=["chat", "completions", "embeddings", "messages"],
-                         help="which API the request calls (default chat)")
-    explain.add_argument("--header", action="append", default=[], metavar="K=V", help="request header, repeatable")
+    explain.add_argument(
+        "--api",
+        default="chat",
+        choices=["chat", "completions", "embeddings", "messages"],
+        help="which API the request calls (default chat)",
+    )
+    explain.add_argument(
+        "--header", action="append", default=[], metavar="K=V", help="request header, repeatable"
+    )
     explain.add_argument("--body", type=Path, help="JSON request body file")
     explain.add_argument("--seed", type=int, default=0, help="random seed for weighted choices (default 0)")
     explain.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -95,7 +108,10 @@ def run_validate(args: argparse.Namespace) -> int:
     for problem in validation.problems:
         print(problem, file=sys.stderr)
     resources = validation.loaded.resources
-    counts = f"{len(resources.endpoints)} endpoints, {len(resources.policies)} policies, {len(resources.routes)} routes"
+    counts = (
+        f"{len(resources.endpoints)} endpoints, {len(resources.policies)} policies, "
+        f"{len(resources.routes)} routes"
+    )
     if validation.ok:
         print(f"ok: {counts}")
         return EXIT_OK
@@ -119,7 +135,7 @@ def run_compile(args: argparse.Namespace) -> int:
 
 def run_explain(args: argparse.Namespace) -> int:
     config = compile(_strict_load(args.resources), now=datetime.now(UTC))
-    headers = dict(_split_header(h) for h in args.header)
+    headers = CIMultiDict(_split_header(h) for h in args.header)  # header names are case-insensitive
     if args.task:
         headers["X-Switchboard-Task"] = args.task
     body = json.loads(args.body.read_text()) if args.body else {}
@@ -153,10 +169,18 @@ def plan_as_dict(decision: Plan) -> dict[str, Any]:
         "priority": decision.priority,
         "deadline_ms": decision.deadline_ms,
         "attempts": [
-            {"endpoint": a.endpoint, "stage": a.stage, "retry": a.retry, "timeout_ms": a.timeout_ms, "why": a.note}
+            {
+                "endpoint": a.endpoint,
+                "stage": a.stage,
+                "retry": a.retry,
+                "timeout_ms": a.timeout_ms,
+                "why": a.note,
+            }
             for a in decision.attempts
         ],
-        "skipped": [{"endpoint": r.endpoint, "reason": r.reason, "detail": r.detail} for r in decision.rejections],
+        "skipped": [
+            {"endpoint": r.endpoint, "reason": r.reason, "detail": r.detail} for r in decision.rejections
+        ],
         "shadow": decision.shadow,
         "refusal": decision.refusal,
         "when_all_fail": decision.policy.degraded.mode,
@@ -173,8 +197,10 @@ def render_plan(decision: Plan) -> str:
         "attempts:",
     ]
     for i, attempt in enumerate(decision.attempts, 1):
-        lines.append(f"  {i:>2}. {attempt.endpoint:<20} {attempt.stage:<9} timeout {attempt.timeout_ms} ms  "
-                     f"{attempt.note}")
+        lines.append(
+            f"  {i:>2}. {attempt.endpoint:<20} {attempt.stage:<9} timeout {attempt.timeout_ms} ms  "
+            f"{attempt.note}"
+        )
     if not decision.attempts:
         lines.append("  (none)")
     if decision.rejections:
@@ -185,7 +211,11 @@ def render_plan(decision: Plan) -> str:
     if decision.refusal:
         lines.append(f"refused:   {decision.refusal}")
     degraded = decision.policy.degraded
-    fallback = f"static {degraded.status}" if degraded.mode == "static" else f"503, Retry-After {degraded.retry_after_seconds}s"
+    fallback = (
+        f"static {degraded.status}"
+        if degraded.mode == "static"
+        else f"503, Retry-After {degraded.retry_after_seconds}s"
+    )
     lines.append(f"all fail:  degraded response ({fallback})")
     return "\n".join(lines)
 
@@ -205,7 +235,9 @@ def run_crds(args: argparse.Namespace) -> int:
 
 def render_crd_yaml(crd: dict[str, Any]) -> str:
     """One CRD as the YAML committed in crds/."""
-    header = "# Generated by `switchboard crds --output-dir crds/` from switchboard_proxy.config; do not edit.\n"
+    header = (
+        "# Generated by `switchboard crds --output-dir crds/` from switchboard_proxy.config; do not edit.\n"
+    )
     return header + yaml.safe_dump(crd, sort_keys=False, width=110)
 
 

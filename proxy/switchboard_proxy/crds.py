@@ -22,6 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from .config.resources import GROUP, KINDS, VERSION
+from .config.spec_base import NAME_PATTERN
 
 _DROPPED_KEYS = {"title", "additionalProperties"}
 _READY = '.status.conditions[?(@.type=="Ready")].status'
@@ -31,7 +32,11 @@ PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
         {"name": "Provider", "type": "string", "jsonPath": ".spec.provider"},
         {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
-        {"name": "Deprecated", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Deprecated")].status'},
+        {
+            "name": "Deprecated",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Deprecated")].status',
+        },
         {"name": "Sunset", "type": "date", "jsonPath": ".spec.deprecation.sunset", "priority": "1"},
         {"name": "URL", "type": "string", "jsonPath": ".spec.url", "priority": "1"},
     ],
@@ -68,7 +73,8 @@ class _CrdJsonSchema(GenerateJsonSchema):
 def spec_schema(model: type[BaseModel]) -> dict[str, Any]:
     """Structural openAPIV3Schema of one spec model."""
     raw = model.model_json_schema(by_alias=True, schema_generator=_CrdJsonSchema)
-    return _structural(raw, raw.get("$defs", {}))
+    schema: dict[str, Any] = _structural(raw, raw.get("$defs", {}))
+    return schema
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -76,7 +82,24 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         return [_structural(item, defs) for item in node]
     if not isinstance(node, dict):
         return node
-    node = dict(node)
+    node = _inline(dict(node), defs)
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED_KEYS:
+            continue
+        if key == "properties":
+            result[key] = {name: _structural(sub, defs) for name, sub in value.items()}
+        elif key == "items":
+            result[key] = _structural(value, defs)
+        else:
+            result[key] = value
+    if result.get("x-kubernetes-preserve-unknown-fields"):
+        result["type"] = "object"
+    return result
+
+
+def _inline(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Resolve `$ref` and Optional's `anyOf`, drop null defaults, use OpenAPI 3.0 exclusiveMinimum."""
     node.pop("$defs", None)
     while "$ref" in node or "anyOf" in node:
         if "anyOf" in node:  # Optional[X]: the API server expresses "may be absent" by not requiring it
@@ -85,24 +108,13 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
         if "$ref" in node:
             target = defs[node.pop("$ref").split("/")[-1]]
             node = {**target, **node}  # the property's own description and default win
-    if node.get("default", 0) is None:
+    if "default" in node and node["default"] is None:
         del node["default"]
-    if isinstance(node.get("exclusiveMinimum"), int | float) and not isinstance(node["exclusiveMinimum"], bool):
+    minimum = node.get("exclusiveMinimum")
+    if isinstance(minimum, int | float) and not isinstance(minimum, bool):
         node["minimum"] = node.pop("exclusiveMinimum")
         node["exclusiveMinimum"] = True
-    result = {}
-    for key, value in node.items():
-        if key in _DROPPED_KEYS:
-            continue
-        if key in ("properties",):
-            result[key] = {name: _structural(sub, defs) for name, sub in value.items()}
-        elif key in ("items",):
-            result[key] = _structural(value, defs)
-        else:
-            result[key] = value
-    if result.get("x-kubernetes-preserve-unknown-fields"):
-        result["type"] = "object"
-    return result
+    return node
 
 
 def _condition_schema() -> dict[str, Any]:
@@ -135,7 +147,10 @@ def status_schema(kind: str) -> dict[str, Any]:
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],
         },
-        "configVersion": {"type": "string", "description": "Version of the compiled config that includes this."},
+        "configVersion": {
+            "type": "string",
+            "description": "Version of the compiled config that includes this.",
+        },
     }
     if kind == "ModelRoute":
         properties["endpoints"] = {
@@ -217,7 +232,7 @@ def strict_validator(crd: dict[str, Any]) -> Draft4Validator:
     schema["properties"]["metadata"] = {
         "type": "object",
         "required": ["name"],
-        "properties": {"name": {"type": "string", "minLength": 1}},
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 253, "pattern": NAME_PATTERN}},
         "additionalProperties": True,  # labels, annotations, namespace... are the API server's business
     }
     _forbid_unknown(schema)

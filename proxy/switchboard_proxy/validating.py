@@ -56,16 +56,26 @@ def schema_problems(
         kind = str(doc.get("kind", ""))
         if kind not in validators:
             continue
-        for error in sorted(validators[kind].iter_errors(doc), key=lambda e: list(e.absolute_path)):
-            path = format_field_path(error.absolute_path)
-            problems.append(ConfigProblem(kind, document_name(doc), path, _schema_message(error), file))
+        for error in sorted(
+            validators[kind].iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]
+        ):
+            for path, message in _located_messages(error):
+                problems.append(ConfigProblem(kind, document_name(doc), path, message, file))
     return problems
 
 
-def _schema_message(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        return f"unknown field: {error.message.split('(')[-1].rstrip(')')}"
-    return str(error.message)
+def _located_messages(error: Any) -> list[tuple[str, str]]:
+    """jsonschema reports unknown and missing fields on their parent object; name the field instead."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        return [
+            (format_field_path([*path, extra]), "unknown field")
+            for extra in sorted(set(error.instance) - known)
+        ]
+    if error.validator == "required" and "'" in error.message:
+        return [(format_field_path([*path, error.message.split("'")[1]]), "required field is missing")]
+    return [(format_field_path(path), str(error.message))]
 
 
 def validate_paths(paths: Sequence[str | Path], *, crds_dir: Path | None = None) -> Validation:

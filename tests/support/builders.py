@@ -16,7 +16,9 @@ def resource(kind: str, name: str, spec: dict[str, Any], *, created: datetime | 
     metadata: dict[str, Any] = {"name": name}
     if created is not None:
         metadata["creationTimestamp"] = created.isoformat()
-    parsed, problems = parse_resource({"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec})
+    parsed, problems = parse_resource(
+        {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+    )
     assert parsed is not None, problems
     return parsed
 
@@ -29,7 +31,9 @@ def policy(name: str, **spec: Any) -> AnyResource:
     return resource("FallbackPolicy", name, spec)
 
 
-def route(name: str, targets: list[str] | list[dict[str, Any]], *, created: datetime | None = None, **spec: Any) -> AnyResource:
+def route(
+    name: str, targets: list[str] | list[dict[str, Any]], *, created: datetime | None = None, **spec: Any
+) -> AnyResource:
     pool = [t if isinstance(t, dict) else {"endpoint": t} for t in targets]
     return resource("ModelRoute", name, {"targets": pool, **spec}, created=created)
 

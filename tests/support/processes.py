@@ -94,7 +94,7 @@ def start_process(
 
     Raises RuntimeError with the process's output when it exits early or never becomes ready.
     """
-    log_file = tempfile.NamedTemporaryFile(prefix="switchboard-proc-", suffix=".log", delete=False)
+    log_file = tempfile.NamedTemporaryFile(prefix="switchboard-proc-", suffix=".log", delete=False)  # noqa: SIM115 - the child writes to it for its whole life
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     popen = subprocess.Popen(
         list(argv),
@@ -118,7 +118,7 @@ def wait_ready(proc: Process, url: str, *, timeout: float = 20.0) -> None:
         if not proc.is_running():
             raise RuntimeError(f"{proc.argv[0]} exited with {proc.popen.returncode}:\n{proc.log_text()}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if 200 <= response.status < 300:
                     return
                 last_error = f"HTTP {response.status}"

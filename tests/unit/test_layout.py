@@ -24,7 +24,10 @@ def test_source_roots_are_not_packages(root: Path) -> None:
 def test_stdlib_operator_is_not_shadowed_from_the_repo_root() -> None:
     result = subprocess.run(
         [sys.executable, "-c", "import collections, operator; assert hasattr(operator, 'eq')"],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -34,7 +37,11 @@ def _python_files() -> list[Path]:
 
 
 def test_modules_stay_small() -> None:
-    too_long = {str(p.relative_to(REPO)): n for p in _python_files() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    too_long = {
+        str(p.relative_to(REPO)): n
+        for p in _python_files()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
 
 
@@ -50,13 +57,19 @@ def test_functions_stay_small() -> None:
 
 
 def test_every_module_has_a_docstring() -> None:
-    missing = [str(p.relative_to(REPO)) for p in _python_files() if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text()))]
+    missing = [
+        str(p.relative_to(REPO))
+        for p in _python_files()
+        if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text()))
+    ]
     assert not missing, f"modules without a docstring saying where they sit: {missing}"
 
 
 def test_import_contracts_hold() -> None:
-    """import-linter: the contract imports no aiohttp/kopf, the proxy never imports the operator, layers hold."""
+    """import-linter: the contract imports no aiohttp/kopf, the proxy not the operator; layers hold."""
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(lint_imports), "--no-cache"], cwd=REPO, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" not in result.stdout.lower().replace("0 broken", "")

@@ -40,7 +40,7 @@ class Compilation:
         return [p for p in self.problems if p.kind == kind and p.name == name]
 
 
-def compile(resources: Resources, *, now: datetime | None = None) -> RouterConfig:  # noqa: A001 - the contract's name
+def compile(resources: Resources, *, now: datetime | None = None) -> RouterConfig:
     """Compile strictly: raise `ConfigError` listing every problem, or return the config."""
     compilation = compile_leniently(resources, now=now)
     if compilation.problems:
@@ -130,14 +130,18 @@ def _conflicts_of(
         yield problem("spec.default", f"ModelRoute '{default_owner}' is already the default route")
     for i, task in enumerate(route.spec.match.task_types):
         if task in claimed_tasks:
-            yield problem(f"spec.match.taskTypes[{i}]", f"task type '{task}' is already served by "
-                          f"ModelRoute '{claimed_tasks[task]}'")
+            yield problem(
+                f"spec.match.taskTypes[{i}]",
+                f"task type '{task}' is already served by ModelRoute '{claimed_tasks[task]}'",
+            )
     for i, model in enumerate(route.spec.match.models):
         if model in index.routes and model != route.name:
             yield problem(f"spec.match.models[{i}]", f"'{model}' is the name of another ModelRoute")
         elif model in claimed_models:
-            yield problem(f"spec.match.models[{i}]", f"model '{model}' is already served by "
-                          f"ModelRoute '{claimed_models[model]}'")
+            yield problem(
+                f"spec.match.models[{i}]",
+                f"model '{model}' is already served by ModelRoute '{claimed_models[model]}'",
+            )
 
 
 def _age_order(route: ModelRoute) -> tuple[datetime, str]:

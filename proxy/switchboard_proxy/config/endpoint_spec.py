@@ -65,15 +65,24 @@ class Pricing(SpecModel):
     """Price of the model in US dollars per million tokens; used for cost accounting and lowest-cost."""
 
     input_per_mtok: float = Field(
-        default=0.0, ge=0, le=10_000, alias="inputPerMTok",
+        default=0.0,
+        ge=0,
+        le=10_000,
+        alias="inputPerMTok",
         description="USD per million prompt tokens. Default 0. Example: 0.05.",
     )
     output_per_mtok: float = Field(
-        default=0.0, ge=0, le=10_000, alias="outputPerMTok",
+        default=0.0,
+        ge=0,
+        le=10_000,
+        alias="outputPerMTok",
         description="USD per million completion tokens. Default 0. Example: 0.10.",
     )
     cached_input_per_mtok: float | None = Field(
-        default=None, ge=0, le=10_000, alias="cachedInputPerMTok",
+        default=None,
+        ge=0,
+        le=10_000,
+        alias="cachedInputPerMTok",
         description="USD per million cached prompt tokens. Default: the input price. Example: 0.025.",
     )
 
@@ -82,15 +91,21 @@ class EndpointLimits(SpecModel):
     """Per-sidecar limits for this endpoint; 0 means unlimited."""
 
     max_concurrency: int = Field(
-        default=0, ge=0, le=100_000,
+        default=0,
+        ge=0,
+        le=100_000,
         description="Most requests in flight to this endpoint at once. Default 0 (unlimited). Example: 64.",
     )
     requests_per_minute: int = Field(
-        default=0, ge=0, le=10_000_000,
+        default=0,
+        ge=0,
+        le=10_000_000,
         description="Token-bucket request rate limit. Default 0 (unlimited). Example: 600.",
     )
     tokens_per_minute: int = Field(
-        default=0, ge=0, le=1_000_000_000,
+        default=0,
+        ge=0,
+        le=1_000_000_000,
         description="Token-bucket limit on prompt plus completion tokens. Default 0 (unlimited). "
         "Example: 200000.",
     )
@@ -113,7 +128,8 @@ class Deprecation(SpecModel):
     )
     replacement: ResourceName | None = Field(
         default=None,
-        description="ModelEndpoint that takes this endpoint's traffic after the sunset. Example: small-fast-v2.",
+        description="ModelEndpoint that takes this endpoint's traffic after the sunset. "
+        "Example: small-fast-v2.",
     )
     message: str | None = Field(
         default=None,
@@ -170,11 +186,15 @@ class ModelEndpointSpec(SpecModel):
     )
     pricing: Pricing = Field(default_factory=Pricing, description="Price per million tokens in USD.")
     context_window: int = Field(
-        default=32768, ge=1, le=100_000_000,
+        default=32768,
+        ge=1,
+        le=100_000_000,
         description="Most prompt plus completion tokens the model accepts. Default 32768. Example: 128000.",
     )
     max_output_tokens: int = Field(
-        default=4096, ge=1, le=10_000_000,
+        default=4096,
+        ge=1,
+        le=10_000_000,
         description="Most completion tokens per request. Default 4096. Example: 8192.",
     )
     capabilities: list[Capability] = Field(

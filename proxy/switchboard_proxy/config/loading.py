@@ -94,9 +94,13 @@ def parse_document(
             skipped.append(f"{file}: {kind or '?'}/{name} ({api_version or 'no apiVersion'})")
         return None, []
     if api_version != f"{GROUP}/{VERSION}":
-        return None, [ConfigProblem(kind, name, "apiVersion", f"unsupported version; use {GROUP}/{VERSION}", file)]
+        return None, [
+            ConfigProblem(kind, name, "apiVersion", f"unsupported version; use {GROUP}/{VERSION}", file)
+        ]
     if kind not in KINDS:
-        return None, [ConfigProblem(kind, name, "kind", f"unknown kind; expected one of {', '.join(KINDS)}", file)]
+        return None, [
+            ConfigProblem(kind, name, "kind", f"unknown kind; expected one of {', '.join(KINDS)}", file)
+        ]
     return parse_resource(doc, file=file)
 
 
@@ -106,8 +110,13 @@ def parse_resource(doc: dict[str, Any], *, file: str = "") -> tuple[AnyResource 
     boolean_keys = list(_boolean_keys(doc, ""))
     if boolean_keys:
         return None, [
-            ConfigProblem(kind, document_name(doc), path, 'YAML 1.1 reads a bare on/off/yes/no key as a boolean: '
-                          'quote it, e.g. "on": [...]', file)
+            ConfigProblem(
+                kind,
+                document_name(doc),
+                path,
+                'YAML 1.1 reads a bare on/off/yes/no key as a boolean: quote it, e.g. "on": [...]',
+                file,
+            )
             for path in boolean_keys
         ]
     try:
@@ -116,7 +125,9 @@ def parse_resource(doc: dict[str, Any], *, file: str = "") -> tuple[AnyResource 
         return None, problems_from_validation(exc, kind=kind, name=document_name(doc), file=file)
 
 
-def problems_from_validation(exc: ValidationError, *, kind: str, name: str, file: str = "") -> list[ConfigProblem]:
+def problems_from_validation(
+    exc: ValidationError, *, kind: str, name: str, file: str = ""
+) -> list[ConfigProblem]:
     """pydantic errors -> ConfigProblems with dotted field paths in the user's camelCase."""
     problems = []
     for error in exc.errors(include_url=False):
@@ -131,7 +142,9 @@ def load_router_config(path: str | Path) -> RouterConfig:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError([ConfigProblem("", "", "", f"cannot read {path}: {exc.strerror}", str(path))]) from exc
+        raise ConfigError(
+            [ConfigProblem("", "", "", f"cannot read {path}: {exc.strerror}", str(path))]
+        ) from exc
     return parse_router_config(raw, source=str(path))
 
 

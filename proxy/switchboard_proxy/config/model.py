@@ -64,7 +64,9 @@ class EndpointConfig(CompiledModel):
     tokens_per_minute: int = Field(description="Token rate limit per sidecar; 0 = unlimited.")
     breaker: BreakerConfig = Field(description="Circuit breaker of this endpoint.")
     deprecated: bool = Field(description="True when the resource declares a deprecation.")
-    sunset: datetime | None = Field(description="When its traffic moves to `replacement`; None = not planned.")
+    sunset: datetime | None = Field(
+        description="When its traffic moves to `replacement`; None = not planned."
+    )
     replacement: str = Field(description="Endpoint that takes over after the sunset; empty when none.")
 
 

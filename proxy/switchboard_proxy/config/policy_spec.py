@@ -42,16 +42,22 @@ class Timeouts(SpecModel):
     }
 
     connect_ms: int = Field(
-        default=1000, ge=1, le=600_000,
+        default=1000,
+        ge=1,
+        le=600_000,
         description="Milliseconds to open the TCP/TLS connection. Default 1000. Example: 300.",
     )
     first_token_ms: int = Field(
-        default=10_000, ge=1, le=3_600_000,
+        default=10_000,
+        ge=1,
+        le=3_600_000,
         description="Milliseconds to wait for the first streamed chunk (streams only). Default 10000. "
         "Example: 1500.",
     )
     total_ms: int = Field(
-        default=60_000, ge=1, le=3_600_000,
+        default=60_000,
+        ge=1,
+        le=3_600_000,
         description="Milliseconds for the whole attempt; bounds a non-streamed attempt. Default 60000. "
         "Example: 30000.",
     )
@@ -75,19 +81,27 @@ class Retries(SpecModel):
     }
 
     attempts: int = Field(
-        default=1, ge=0, le=10,
+        default=1,
+        ge=0,
+        le=10,
         description="Retries of the same endpoint after its first try. Default 1. Example: 2.",
     )
     backoff_ms: int = Field(
-        default=50, ge=0, le=60_000,
+        default=50,
+        ge=0,
+        le=60_000,
         description="First backoff in milliseconds, doubled per retry, with full jitter. Default 50.",
     )
     max_backoff_ms: int = Field(
-        default=1000, ge=0, le=600_000,
+        default=1000,
+        ge=0,
+        le=600_000,
         description="Cap on one backoff in milliseconds. Default 1000. Example: 2000.",
     )
     budget_percent: int = Field(
-        default=20, ge=0, le=100,
+        default=20,
+        ge=0,
+        le=100,
         description="Retries allowed as a percentage of recent requests, so an outage cannot multiply "
         "upstream load. Default 20. Example: 10.",
     )
@@ -103,11 +117,15 @@ class CircuitBreaker(SpecModel):
     """Stops sending to an endpoint after consecutive real upstream failures; a probe closes it again."""
 
     consecutive_failures: int = Field(
-        default=5, ge=1, le=1000,
+        default=5,
+        ge=1,
+        le=1000,
         description="Consecutive failures that open the circuit. Default 5. Example: 3.",
     )
     open_seconds: float = Field(
-        default=30.0, gt=0, le=3600,
+        default=30.0,
+        gt=0,
+        le=3600,
         description="Seconds the circuit stays open before a half-open probe. Default 30. Example: 10.",
     )
 
@@ -116,7 +134,8 @@ class Hedge(SpecModel):
     """Starts a second attempt when the first is slow; the first to answer wins."""
 
     after_ms: int = Field(
-        ge=1, le=600_000,
+        ge=1,
+        le=600_000,
         description="Milliseconds without a first token before the hedge starts. Example: 250.",
     )
 
@@ -135,7 +154,9 @@ class Degraded(SpecModel):
         description="static: answer `status` with `body`; error: 503 with Retry-After. Default error.",
     )
     status: int = Field(
-        default=200, ge=200, le=599,
+        default=200,
+        ge=200,
+        le=599,
         description="HTTP status of a static degraded response. Default 200.",
     )
     body: dict[str, Any] | None = Field(
@@ -144,7 +165,9 @@ class Degraded(SpecModel):
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
     retry_after_seconds: int = Field(
-        default=2, ge=0, le=3600,
+        default=2,
+        ge=0,
+        le=3600,
         description="Retry-After seconds on the mode-error 503. Default 2.",
     )
 

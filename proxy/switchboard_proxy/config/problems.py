@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 
 
 def format_field_path(location: Iterable[object]) -> str:
-    """Turn a pydantic error location such as ('spec', 'targets', 1, 'weight') into `spec.targets[1].weight`."""
+    """A pydantic error location such as ('spec', 'targets', 1, 'weight') as `spec.targets[1].weight`."""
     path = ""
     for part in location:
         if isinstance(part, int):

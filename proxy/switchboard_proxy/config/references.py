@@ -90,7 +90,9 @@ def _replacement_cycle(start: str, index: ReferenceIndex) -> list[str]:
     return []
 
 
-def check_policies(index: ReferenceIndex, usable_endpoints: set[str], problems: list[ConfigProblem]) -> set[str]:
+def check_policies(
+    index: ReferenceIndex, usable_endpoints: set[str], problems: list[ConfigProblem]
+) -> set[str]:
     """Policies whose chain names only usable endpoints."""
     usable: set[str] = set()
     for name, policy in index.policies.items():

@@ -27,7 +27,7 @@ from .model import (
 from .policy_spec import EMPTY_COMPLETION, FallbackPolicySpec
 from .references import ReferenceIndex
 from .resources import ModelEndpoint, ModelRoute
-from .route_spec import Strategy, Target
+from .route_spec import ModelRouteSpec, Strategy, Target
 
 DEFAULT_POLICY = FallbackPolicySpec()
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
@@ -47,7 +47,9 @@ def resolve_endpoint(endpoint: ModelEndpoint, *, policies: Sequence[FallbackPoli
         provider=spec.provider,
         url=spec.url.rstrip("/"),
         model=spec.model,
-        api_version=(spec.api_version or DEFAULT_AZURE_API_VERSION) if spec.provider == "azure-openai" else "",
+        api_version=(spec.api_version or DEFAULT_AZURE_API_VERSION)
+        if spec.provider == "azure-openai"
+        else "",
         api_key=_api_key(endpoint),
         input_per_mtok_usd=spec.pricing.input_per_mtok,
         output_per_mtok_usd=spec.pricing.output_per_mtok,
@@ -97,28 +99,7 @@ def resolve_route(
     def successor(name: str) -> str:
         return effective_endpoint(name, index=index, usable=usable, now=now)
 
-    def variant(name: str, weight: int, targets: list[Target], policy_name: str, strategy: Strategy) -> VariantConfig:
-        policy = resolve_policy(policy_name, policies.get(policy_name, DEFAULT_POLICY), successor=successor)
-        return VariantConfig(
-            name=name, weight=weight, strategy=strategy, targets=resolve_pool(targets, successor=successor),
-            policy=policy,
-        )
-
-    route_policy = spec.fallback_policy or ""
-    if spec.experiment is None:
-        variants = [variant(DEFAULT_VARIANT, 100, spec.targets, route_policy, spec.strategy)]
-        experiment = None
-    else:
-        variants = [
-            variant(v.name, v.weight, v.targets or spec.targets, v.fallback_policy or route_policy,
-                    v.strategy or spec.strategy)
-            for v in spec.experiment.variants
-        ]
-        guardrails = spec.experiment.guardrails
-        experiment = ExperimentConfig(
-            name=spec.experiment.name, sticky_by=spec.experiment.sticky_by,
-            max_error_rate=guardrails.max_error_rate, min_requests=guardrails.min_requests,
-        )
+    budget = spec.budget
     return RouteConfig(
         name=route.name,
         task_types=tuple(spec.match.task_types),
@@ -126,12 +107,59 @@ def resolve_route(
         is_default=spec.default,
         priority=spec.priority,
         deadline_ms=spec.deadline_ms,
-        variants=tuple(variants),
-        experiment=experiment,
-        budget=BudgetConfig(usd=spec.budget.usd, window_seconds=window_seconds(spec.budget.window),
-                            action=spec.budget.action) if spec.budget else None,
+        variants=resolve_variants(spec, policies=policies, successor=successor),
+        experiment=_experiment(spec),
+        budget=BudgetConfig(
+            usd=budget.usd, window_seconds=window_seconds(budget.window), action=budget.action
+        )
+        if budget
+        else None,
         shadow=ShadowConfig(endpoint=successor(spec.shadow.endpoint), percent=spec.shadow.percent)
-        if spec.shadow else None,
+        if spec.shadow
+        else None,
+    )
+
+
+def resolve_variants(
+    spec: ModelRouteSpec, *, policies: dict[str, FallbackPolicySpec], successor: Successor
+) -> tuple[VariantConfig, ...]:
+    """The route's variants; without an experiment, a single `default` variant of the route itself."""
+    route_policy = spec.fallback_policy or ""
+    arms: list[tuple[str, int, list[Target], str, Strategy]] = [
+        (DEFAULT_VARIANT, 100, spec.targets, route_policy, spec.strategy)
+    ]
+    if spec.experiment is not None:
+        arms = [
+            (
+                v.name,
+                v.weight,
+                v.targets or spec.targets,
+                v.fallback_policy or route_policy,
+                v.strategy or spec.strategy,
+            )
+            for v in spec.experiment.variants
+        ]
+    return tuple(
+        VariantConfig(
+            name=name,
+            weight=weight,
+            strategy=strategy,
+            targets=resolve_pool(targets, successor=successor),
+            policy=resolve_policy(policy, policies.get(policy, DEFAULT_POLICY), successor=successor),
+        )
+        for name, weight, targets, policy, strategy in arms
+    )
+
+
+def _experiment(spec: ModelRouteSpec) -> ExperimentConfig | None:
+    if spec.experiment is None:
+        return None
+    guardrails = spec.experiment.guardrails
+    return ExperimentConfig(
+        name=spec.experiment.name,
+        sticky_by=spec.experiment.sticky_by,
+        max_error_rate=guardrails.max_error_rate,
+        min_requests=guardrails.min_requests,
     )
 
 

@@ -45,7 +45,9 @@ class Resource(BaseModel, Generic[SpecT]):
     PLURAL: ClassVar[str] = ""
     SHORT_NAME: ClassVar[str] = ""
 
-    api_version: Literal["switchboard.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    api_version: Literal["switchboard.dev/v1alpha1"] = Field(
+        default="switchboard.dev/v1alpha1", alias="apiVersion"
+    )
     kind: str
     metadata: Metadata
     spec: SpecT
@@ -99,7 +101,9 @@ class Resources(BaseModel):
     routes: tuple[ModelRoute, ...] = ()
 
     @classmethod
-    def of(cls, items: list[ModelEndpoint | FallbackPolicy | ModelRoute], *, namespace: str = "") -> Resources:
+    def of(
+        cls, items: list[ModelEndpoint | FallbackPolicy | ModelRoute], *, namespace: str = ""
+    ) -> Resources:
         """Sort a mixed list of resources by kind."""
         return cls(
             namespace=namespace,

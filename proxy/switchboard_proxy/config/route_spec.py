@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from .spec_base import ResourceName, SpecModel, cel_rules, list_type
 
@@ -26,8 +26,7 @@ MAX_VARIANTS = 8
 
 # CEL: weights are either left out everywhere (equal shares) or given everywhere and add up to 100.
 _WEIGHTS_RULE = (
-    "self.all(t, !has(t.weight)) || (self.all(t, has(t.weight)) "
-    "&& self.map(t, t.weight).sum() == 100)",
+    "self.all(t, !has(t.weight)) || (self.all(t, has(t.weight)) && self.map(t, t.weight).sum() == 100)",
     "target weights must all be set and add up to 100, or all be left out",
 )
 
@@ -37,7 +36,9 @@ class Target(SpecModel):
 
     endpoint: ResourceName = Field(description="ModelEndpoint name. Example: small-fast.")
     weight: int | None = Field(
-        default=None, ge=0, le=100,
+        default=None,
+        ge=0,
+        le=100,
         description="Percent of traffic for the weighted strategy; all weights of a pool add up to 100. "
         "Default: equal shares. Example: 90.",
     )
@@ -58,7 +59,6 @@ def check_unique_endpoints(targets: list[Target]) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"endpoint listed twice in one pool: {', '.join(duplicates)}")
-
 
 
 class Match(SpecModel):
@@ -85,6 +85,7 @@ class Budget(SpecModel):
     usd: float = Field(gt=0, le=1_000_000, description="US dollars per window. Example: 50.")
     window: str = Field(
         default="1h",
+        max_length=8,
         pattern=r"^[1-9][0-9]{0,5}(s|m|h|d)$",
         description="Window length: a number and s, m, h or d. Default 1h. Example: 24h.",
     )
@@ -107,19 +108,16 @@ class Shadow(SpecModel):
 class Variant(SpecModel):
     """One arm of an experiment; unset fields inherit the route's targets and fallback policy."""
 
-    model_config = SpecModel.model_config | {
-        "json_schema_extra": cel_rules(
-            ("!has(self.targets) || size(self.targets) > 0", "targets, when set, must not be empty"),
-        )
-    }
-
     name: str = Field(
-        min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="Variant name, used in headers and metrics. Example: candidate.",
     )
     weight: int = Field(ge=0, le=100, description="Percent of sticky keys assigned. Example: 50.")
     targets: list[Target] | None = Field(
         default=None,
+        min_length=1,
         max_length=MAX_TARGETS,
         description="Primary pool of this variant. Default: the route's targets.",
         json_schema_extra=list_type("map", "endpoint") | cel_rules(_WEIGHTS_RULE),
@@ -127,27 +125,32 @@ class Variant(SpecModel):
     fallback_policy: ResourceName | None = Field(
         default=None, description="FallbackPolicy of this variant. Default: the route's."
     )
-    strategy: Strategy | None = Field(default=None, description="Strategy of this variant. Default: the route's.")
+    strategy: Strategy | None = Field(
+        default=None, description="Strategy of this variant. Default: the route's."
+    )
 
-    @model_validator(mode="after")
-    def _pool(self) -> Variant:
-        if self.targets is not None:
-            if not self.targets:
-                raise ValueError("targets, when set, must not be empty")
-            check_weights(self.targets)
-            check_unique_endpoints(self.targets)
-        return self
+    @field_validator("targets")
+    @classmethod
+    def _pool(cls, targets: list[Target] | None) -> list[Target] | None:
+        if targets is not None:
+            check_weights(targets)
+            check_unique_endpoints(targets)
+        return targets
 
 
 class Guardrails(SpecModel):
     """Stops a variant (its keys fall back to the first variant) when it breaches these limits."""
 
     max_error_rate: float = Field(
-        default=0.05, ge=0, le=1,
+        default=0.05,
+        ge=0,
+        le=1,
         description="Highest tolerated share of failed requests. Default 0.05. Example: 0.02.",
     )
     min_requests: int = Field(
-        default=200, ge=1, le=10_000_000,
+        default=200,
+        ge=1,
+        le=10_000_000,
         description="Requests a variant must have served before its error rate is judged. Default 200.",
     )
 
@@ -157,12 +160,18 @@ class Experiment(SpecModel):
 
     model_config = SpecModel.model_config | {
         "json_schema_extra": cel_rules(
-            ("self.variants.map(v, v.weight).sum() == 100", "variant weights must add up to 100", ".variants"),
+            (
+                "self.variants.map(v, v.weight).sum() == 100",
+                "variant weights must add up to 100",
+                ".variants",
+            ),
         )
     }
 
     name: str = Field(
-        min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="Experiment name; part of the assignment hash, so renaming reshuffles. Example: tab-v2.",
     )
     sticky_by: StickyBy = Field(
@@ -178,15 +187,16 @@ class Experiment(SpecModel):
     )
     guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits that stop a variant.")
 
-    @model_validator(mode="after")
-    def _weights(self) -> Experiment:
-        total = sum(v.weight for v in self.variants)
+    @field_validator("variants")
+    @classmethod
+    def _weights(cls, variants: list[Variant]) -> list[Variant]:
+        total = sum(v.weight for v in variants)
         if total != 100:
             raise ValueError(f"variant weights must add up to 100 (got {total})")
-        names = [v.name for v in self.variants]
+        names = [v.name for v in variants]
         if len(set(names)) != len(names):
             raise ValueError("variant names must be unique")
-        return self
+        return variants
 
 
 class ModelRouteSpec(SpecModel):
@@ -202,7 +212,9 @@ class ModelRouteSpec(SpecModel):
         description="Load-shedding class: critical is kept longest, sheddable shed first. Default standard.",
     )
     deadline_ms: int = Field(
-        default=30_000, ge=1, le=3_600_000,
+        default=30_000,
+        ge=1,
+        le=3_600_000,
         description="Whole-request budget in milliseconds when the caller sends no "
         "X-Switchboard-Deadline-Ms. Default 30000. Example: 800.",
     )
@@ -226,8 +238,9 @@ class ModelRouteSpec(SpecModel):
     shadow: Shadow | None = Field(default=None, description="Optional mirrored traffic to a candidate.")
     experiment: Experiment | None = Field(default=None, description="Optional A/B experiment.")
 
-    @model_validator(mode="after")
-    def _pool(self) -> ModelRouteSpec:
-        check_weights(self.targets)
-        check_unique_endpoints(self.targets)
-        return self
+    @field_validator("targets")
+    @classmethod
+    def _pool(cls, targets: list[Target]) -> list[Target]:
+        check_weights(targets)
+        check_unique_endpoints(targets)
+        return targets

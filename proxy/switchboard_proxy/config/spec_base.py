@@ -25,7 +25,8 @@ ResourceName = Annotated[
         min_length=1,
         max_length=MAX_NAME_LENGTH,
         pattern=NAME_PATTERN,
-        description="Name of another resource in the same namespace (DNS-1123 subdomain). Example: small-fast.",
+        description="Name of another resource in the same namespace (DNS-1123 subdomain). "
+        "Example: small-fast.",
     ),
 ]
 

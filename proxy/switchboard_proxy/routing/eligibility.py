@@ -44,7 +44,9 @@ class FilterContext:
     deadline_ms: int
 
 
-Filter = Callable[[RouteRequest, Sequence[EndpointConfig], FilterContext], tuple[list[EndpointConfig], list[Rejection]]]
+Filter = Callable[
+    [RouteRequest, Sequence[EndpointConfig], FilterContext], tuple[list[EndpointConfig], list[Rejection]]
+]
 
 
 def _keep_if(
@@ -61,9 +63,9 @@ def _keep_if(
     return kept, rejections
 
 
-def by_protocol(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_protocol(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """The endpoint must speak the request's API (no cross-protocol translation)."""
     allowed = PROVIDERS_FOR_API[request.api]
     return _keep_if(
@@ -72,9 +74,9 @@ def by_protocol(request: RouteRequest, candidates: Sequence[EndpointConfig], con
     )
 
 
-def by_capability(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_capability(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """The endpoint must declare every capability the request needs (tools, json, vision, ...)."""
 
     def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
@@ -84,9 +86,9 @@ def by_capability(request: RouteRequest, candidates: Sequence[EndpointConfig], c
     return _keep_if(candidates, check)
 
 
-def by_context_window(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_context_window(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """Estimated prompt plus requested output must fit the window; the output cap must fit too."""
 
     def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
@@ -100,21 +102,23 @@ def by_context_window(request: RouteRequest, candidates: Sequence[EndpointConfig
     return _keep_if(candidates, check)
 
 
-def by_circuit(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_circuit(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """Open circuits are skipped; a half-open one is kept so that a probe can close it."""
     return _keep_if(
         candidates,
-        lambda e: ("circuit-open", "recent consecutive failures")
-        if context.state.of(e.name).circuit == "open"
-        else None,
+        lambda e: (
+            ("circuit-open", "recent consecutive failures")
+            if context.state.of(e.name).circuit == "open"
+            else None
+        ),
     )
 
 
-def by_limits(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_limits(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """Endpoints whose concurrency or rate limit refuses new work now are skipped."""
 
     def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
@@ -124,9 +128,9 @@ def by_limits(request: RouteRequest, candidates: Sequence[EndpointConfig], conte
     return _keep_if(candidates, check)
 
 
-def by_deadline(request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext) -> tuple[
-    list[EndpointConfig], list[Rejection]
-]:
+def by_deadline(
+    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+) -> tuple[list[EndpointConfig], list[Rejection]]:
     """Endpoints whose measured latency exceeds the deadline cannot meet it; unmeasured ones are tried."""
 
     def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
@@ -138,7 +142,14 @@ def by_deadline(request: RouteRequest, candidates: Sequence[EndpointConfig], con
     return _keep_if(candidates, check)
 
 
-FILTERS: tuple[Filter, ...] = (by_protocol, by_capability, by_context_window, by_circuit, by_limits, by_deadline)
+FILTERS: tuple[Filter, ...] = (
+    by_protocol,
+    by_capability,
+    by_context_window,
+    by_circuit,
+    by_limits,
+    by_deadline,
+)
 
 
 def filter_eligible(

@@ -31,12 +31,14 @@ class HintError(ValueError):
         self.param = param
 
 
-def build_route_request(api: Api, headers: Mapping[str, str], body: Mapping[str, Any], *, request_id: str) -> RouteRequest:
+def build_route_request(
+    api: Api, headers: Mapping[str, str], body: Mapping[str, Any], *, request_id: str
+) -> RouteRequest:
     """Everything the planner needs from one HTTP request."""
     messages = body.get("messages")
     return RouteRequest(
         api=api,
-        model=body.get("model") if isinstance(body.get("model"), str) else "",
+        model=model if isinstance(model := body.get("model"), str) else "",
         route_header=headers.get(ROUTE, ""),
         task=headers.get(TASK, ""),
         prompt_tokens=estimate_prompt_tokens(api, body),
@@ -54,9 +56,13 @@ def parse_deadline(raw: str | None) -> int | None:
     """X-Switchboard-Deadline-Ms: a positive integer of milliseconds."""
     if raw is None or raw == "":
         return None
-    if not raw.strip().isdigit() or not 0 < int(raw) <= MAX_DEADLINE_MS:
-        raise HintError(f"{DEADLINE_MS} must be an integer of milliseconds in 1..{MAX_DEADLINE_MS}", param=DEADLINE_MS)
-    return int(raw)
+    value = raw.strip()
+    # isdigit() accepts '²' and other digits int() refuses; only ASCII 0-9 is a number here.
+    if not (value.isascii() and value.isdigit() and len(value) <= 7) or not 0 < int(value) <= MAX_DEADLINE_MS:
+        raise HintError(
+            f"{DEADLINE_MS} must be an integer of milliseconds in 1..{MAX_DEADLINE_MS}", param=DEADLINE_MS
+        )
+    return int(value)
 
 
 def parse_priority(raw: str | None) -> Priority | None:
@@ -71,10 +77,23 @@ def parse_priority(raw: str | None) -> Priority | None:
 
 def estimate_prompt_tokens(api: Api, body: Mapping[str, Any]) -> int:
     """Rough prompt size (characters / 4) of messages, prompt, system and embedding input."""
-    chars = _text_chars(body.get("messages")) + _text_chars(body.get("system")) + _text_chars(body.get("prompt"))
+    chars = (
+        _text_chars(body.get("messages")) + _text_chars(body.get("system")) + _text_chars(body.get("prompt"))
+    )
+    tokens = 0
     if api == "embeddings":
         chars += _text_chars(body.get("input"))
-    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+        tokens = _token_ids(body.get("input"))
+    return tokens + (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def _token_ids(value: Any) -> int:
+    """Embedding input given as token ids (a list of ints, or a list of such lists) counts exactly."""
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_token_ids(v) for v in value if isinstance(v, list))
+    return 0
 
 
 def _text_chars(value: Any) -> int:
@@ -117,7 +136,8 @@ def _has_image(messages: Any) -> bool:
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list) and any(
-            isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_image") for part in content
+            isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_image")
+            for part in content
         ):
             return True
     return False
@@ -125,7 +145,7 @@ def _has_image(messages: Any) -> bool:
 
 def _body_user(body: Mapping[str, Any]) -> str:
     user = body.get("user")
-    if isinstance(user, str):
+    if isinstance(user, str) and user:
         return user
     metadata = body.get("metadata")  # Anthropic: metadata.user_id
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):

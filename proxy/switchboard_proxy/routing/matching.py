@@ -35,14 +35,22 @@ def match_route(config: RouterConfig, request: RouteRequest) -> RouteMatch:
             raise NoRoute(f"route '{request.route_header}' (X-Switchboard-Route) does not exist")
         return RouteMatch(route, "X-Switchboard-Route header")
     if request.model and (name := config.model_routes.get(request.model)):
-        rule = "model equals the route name" if name == request.model else f"model '{request.model}' in match.models"
+        rule = (
+            "model equals the route name"
+            if name == request.model
+            else f"model '{request.model}' in match.models"
+        )
         return RouteMatch(config.routes[name], rule)
     if request.task and (name := config.task_routes.get(request.task)):
         return RouteMatch(config.routes[name], f"task '{request.task}' in match.taskTypes")
     if config.default_route:
         return RouteMatch(config.routes[config.default_route], "default route")
     asked = ", ".join(
-        part for part in (f"model '{request.model}'" if request.model else "",
-                          f"task '{request.task}'" if request.task else "") if part
+        part
+        for part in (
+            f"model '{request.model}'" if request.model else "",
+            f"task '{request.task}'" if request.task else "",
+        )
+        if part
     )
     raise NoRoute(f"no route matches {asked or 'the request'} and there is no default route")

@@ -24,6 +24,7 @@ from .strategies import STRATEGIES, Candidate, estimated_cost_usd
 
 Stage = Literal["primary", "fallback"]
 Refusal = Literal["", "budget-exhausted"]
+Planned = tuple[EndpointConfig, Stage, str]  # endpoint, stage, why (before retries are expanded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,18 @@ def plan(
     kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
     kept_names = {e.name for e in kept}
     ordered = STRATEGIES[variant.strategy](request, [c for c in pool if c.name in kept_names], state, rng)
-    planned = [(c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)]
+    planned: list[Planned] = [
+        (c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)
+    ]
 
     pool_names = {c.name for c in pool}
     chain_names = dict.fromkeys(successor(config, name, now) for name in variant.policy.chain)
     chain = [config.endpoints[name] for name in chain_names if name not in pool_names]
     chain_kept, chain_rejections = filter_eligible(request, chain, context)
-    planned += [(e, "fallback", f"chain[{i}] of policy") for i, e in enumerate(chain_kept)]
+    position: dict[str, int] = {}
+    for index, name in enumerate(variant.policy.chain):
+        position.setdefault(successor(config, name, now), index)
+    planned += [(e, "fallback", f"chain[{position[e.name]}] of policy") for e in chain_kept]
     rejections += chain_rejections
 
     refusal: Refusal = ""
@@ -105,7 +111,7 @@ def plan(
         deadline_ms=deadline_ms,
         attempts=attempts,
         rejections=tuple(rejections),
-        shadow=_shadow(config, route, state, rng),
+        shadow=_shadow(config, route, state, now, rng),
         refusal=refusal,
     )
 
@@ -135,23 +141,30 @@ def _pool_candidates(config: RouterConfig, variant: VariantConfig, now: datetime
 
 
 def _apply_budget(
-    route: RouteConfig, planned: list[tuple[EndpointConfig, Stage, str]], request: RouteRequest
-) -> tuple[list[tuple[EndpointConfig, Stage, str]], Refusal, list[Rejection]]:
+    route: RouteConfig, planned: list[Planned], request: RouteRequest
+) -> tuple[list[Planned], Refusal, list[Rejection]]:
     """A spent budget: 'reject' plans nothing; 'cheapest' keeps only the cheapest eligible endpoint."""
     assert route.budget is not None
-    if route.budget.action == "reject" or not planned:
+    if not planned:
+        return [], "", []  # nothing eligible anyway: the caller degrades as for any outage
+    if route.budget.action == "reject":
         spent = [Rejection(e.name, "budget", "route budget spent") for e, _, _ in planned]
         return [], "budget-exhausted", spent
     cheapest = min(planned, key=lambda p: estimated_cost_usd(p[0], request))
-    spent = [Rejection(e.name, "budget", "route budget spent; cheapest only") for e, _, _ in planned
-             if e is not cheapest[0]]
+    spent = [
+        Rejection(e.name, "budget", "route budget spent; cheapest only")
+        for e, _, _ in planned
+        if e is not cheapest[0]
+    ]
     return [(cheapest[0], cheapest[1], "cheapest (budget spent)")], "", spent
 
 
-def _shadow(config: RouterConfig, route: RouteConfig, state: RouterState, rng: random.Random) -> str:
+def _shadow(
+    config: RouterConfig, route: RouteConfig, state: RouterState, now: datetime, rng: random.Random
+) -> str:
     if route.shadow is None or route.shadow.percent <= 0:
         return ""
-    endpoint = route.shadow.endpoint
+    endpoint = successor(config, route.shadow.endpoint, now)
     if state.of(endpoint).circuit == "open" or rng.random() * 100 >= route.shadow.percent:
         return ""
     return endpoint

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from support.builders import endpoint, policy, resources, route
-from switchboard_proxy.config import ConfigError, RouterConfig, compile, compile_leniently, parse_router_config
+from switchboard_proxy.config import (
+    ConfigError,
+    RouterConfig,
+    compile,
+    compile_leniently,
+    parse_router_config,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,7 +29,11 @@ def test_defaults_are_applied_once_and_every_field_is_set() -> None:
     (variant,) = route_config.variants
     assert variant.name == "default" and variant.weight == 100 and variant.strategy == "weighted"
     assert variant.policy.name == "" and variant.policy.chain == ()
-    assert (variant.policy.connect_ms, variant.policy.first_token_ms, variant.policy.total_ms) == (1000, 10_000, 60_000)
+    assert (variant.policy.connect_ms, variant.policy.first_token_ms, variant.policy.total_ms) == (
+        1000,
+        10_000,
+        60_000,
+    )
     assert variant.policy.degraded.mode == "error"
     assert config.default_route == "r"
 
@@ -35,22 +45,32 @@ def test_equal_shares_when_no_weights() -> None:
 
 
 def test_json_round_trip_is_exact() -> None:
-    config = compile(resources(
-        endpoint("a", apiKey={"env": "A_KEY"}, deprecation={"sunset": "2030-01-01T00:00:00Z", "replacement": "b"}),
-        endpoint("b", apiKey={"secretRef": {"name": "s", "key": "k"}}),
-        policy("p", chain=["b"], hedge={"afterMs": 100}, degraded={"mode": "static", "body": {"x": [1]}}),
-        route("r", ["a"], fallbackPolicy="p", budget={"usd": 5, "window": "15m"}, shadow={"endpoint": "b"}),
-    ))
+    config = compile(
+        resources(
+            endpoint(
+                "a",
+                apiKey={"env": "A_KEY"},
+                deprecation={"sunset": "2030-01-01T00:00:00Z", "replacement": "b"},
+            ),
+            endpoint("b", apiKey={"secretRef": {"name": "s", "key": "k"}}),
+            policy("p", chain=["b"], hedge={"afterMs": 100}, degraded={"mode": "static", "body": {"x": [1]}}),
+            route(
+                "r", ["a"], fallbackPolicy="p", budget={"usd": 5, "window": "15m"}, shadow={"endpoint": "b"}
+            ),
+        )
+    )
     again = parse_router_config(config.model_dump_json())
     assert again == config and isinstance(again, RouterConfig)
 
 
 def test_keys_are_referenced_never_copied() -> None:
-    config = compile(resources(
-        endpoint("a", apiKey={"env": "A_KEY"}),
-        endpoint("b", apiKey={"secretRef": {"name": "openai", "key": "api-key"}}),
-        route("r", ["a", "b"]),
-    ))
+    config = compile(
+        resources(
+            endpoint("a", apiKey={"env": "A_KEY"}),
+            endpoint("b", apiKey={"secretRef": {"name": "openai", "key": "api-key"}}),
+            route("r", ["a", "b"]),
+        )
+    )
     assert config.endpoints["a"].api_key.model_dump() == {"source": "env", "name": "A_KEY"}
     # A Secret's key becomes a file named after the endpoint in Secret switchboard-credentials.
     assert config.endpoints["b"].api_key.model_dump() == {"source": "file", "name": "b"}
@@ -58,7 +78,9 @@ def test_keys_are_referenced_never_copied() -> None:
 
 def test_version_is_a_content_hash() -> None:
     build = lambda weight: resources(  # noqa: E731
-        endpoint("a"), endpoint("b"), route("r", [{"endpoint": "a", "weight": weight}, {"endpoint": "b", "weight": 100 - weight}])
+        endpoint("a"),
+        endpoint("b"),
+        route("r", [{"endpoint": "a", "weight": weight}, {"endpoint": "b", "weight": 100 - weight}]),
     )
     assert compile(build(90)).version == compile(build(90)).version
     assert compile(build(90)).version != compile(build(80)).version
@@ -79,7 +101,9 @@ def test_version_ignores_resource_order() -> None:
         pytest.param(T0 + timedelta(days=30), ["new"], ("new",), id="after-sunset"),
     ],
 )
-def test_sunset_moves_traffic_to_the_replacement(now: datetime | None, expected_pool: list[str], expected_chain: tuple[str, ...]) -> None:
+def test_sunset_moves_traffic_to_the_replacement(
+    now: datetime | None, expected_pool: list[str], expected_chain: tuple[str, ...]
+) -> None:
     config = compile(
         resources(
             endpoint("old", deprecation={"sunset": T0.isoformat(), "replacement": "new"}),
@@ -110,54 +134,86 @@ def test_replacement_chains_are_followed_and_pools_merged() -> None:
 
 
 def test_breaker_takes_the_most_protective_policy() -> None:
-    config = compile(resources(
-        endpoint("shared"), endpoint("other"),
-        policy("lenient", circuitBreaker={"consecutiveFailures": 10, "openSeconds": 5}),
-        policy("strict", chain=["shared"], circuitBreaker={"consecutiveFailures": 2, "openSeconds": 60}),
-        route("r1", ["shared"], fallbackPolicy="lenient"),
-        route("r2", ["other"], fallbackPolicy="strict"),
-    ))
+    config = compile(
+        resources(
+            endpoint("shared"),
+            endpoint("other"),
+            policy("lenient", circuitBreaker={"consecutiveFailures": 10, "openSeconds": 5}),
+            policy("strict", chain=["shared"], circuitBreaker={"consecutiveFailures": 2, "openSeconds": 60}),
+            route("r1", ["shared"], fallbackPolicy="lenient"),
+            route("r2", ["other"], fallbackPolicy="strict"),
+        )
+    )
     assert config.endpoints["shared"].breaker.model_dump() == {"consecutive_failures": 2, "open_seconds": 60}
     assert config.endpoints["other"].breaker.model_dump() == {"consecutive_failures": 2, "open_seconds": 60}
 
 
 def test_experiment_variants_inherit_and_override() -> None:
-    config = compile(resources(
-        endpoint("a"), endpoint("b"), policy("p"), policy("q"),
-        route("r", ["a"], fallbackPolicy="p", strategy="lowest-cost", experiment={
-            "name": "exp", "variants": [
-                {"name": "control", "weight": 70},
-                {"name": "candidate", "weight": 30, "targets": [{"endpoint": "b"}], "fallbackPolicy": "q",
-                 "strategy": "least-loaded"},
-            ],
-        }),
-    ))
+    config = compile(
+        resources(
+            endpoint("a"),
+            endpoint("b"),
+            policy("p"),
+            policy("q"),
+            route(
+                "r",
+                ["a"],
+                fallbackPolicy="p",
+                strategy="lowest-cost",
+                experiment={
+                    "name": "exp",
+                    "variants": [
+                        {"name": "control", "weight": 70},
+                        {
+                            "name": "candidate",
+                            "weight": 30,
+                            "targets": [{"endpoint": "b"}],
+                            "fallbackPolicy": "q",
+                            "strategy": "least-loaded",
+                        },
+                    ],
+                },
+            ),
+        )
+    )
     control, candidate = config.routes["r"].variants
-    assert ([t.endpoint for t in control.targets], control.policy.name, control.strategy) == (["a"], "p", "lowest-cost")
-    assert ([t.endpoint for t in candidate.targets], candidate.policy.name, candidate.strategy) == (["b"], "q", "least-loaded")
+    assert ([t.endpoint for t in control.targets], control.policy.name, control.strategy) == (
+        ["a"],
+        "p",
+        "lowest-cost",
+    )
+    assert ([t.endpoint for t in candidate.targets], candidate.policy.name, candidate.strategy) == (
+        ["b"],
+        "q",
+        "least-loaded",
+    )
     experiment = config.routes["r"].experiment
     assert experiment is not None and (experiment.sticky_by, experiment.min_requests) == ("user", 200)
 
 
 def test_indexes_for_matching() -> None:
-    config = compile(resources(
-        endpoint("a"),
-        route("chat", ["a"], default=True, match={"taskTypes": ["chat", "ask"], "models": ["gpt-4o"]}),
-        route("edit", ["a"], match={"taskTypes": ["edit"]}),
-    ))
+    config = compile(
+        resources(
+            endpoint("a"),
+            route("chat", ["a"], default=True, match={"taskTypes": ["chat", "ask"], "models": ["gpt-4o"]}),
+            route("edit", ["a"], match={"taskTypes": ["edit"]}),
+        )
+    )
     assert config.task_routes == {"chat": "chat", "ask": "chat", "edit": "edit"}
     assert config.model_routes == {"gpt-4o": "chat", "chat": "chat", "edit": "edit"}
 
 
 def test_lenient_compile_leaves_out_bad_resources_and_their_dependants() -> None:
-    compilation = compile_leniently(resources(
-        endpoint("good"),
-        endpoint("broken", deprecation={"replacement": "missing"}),
-        policy("uses-broken", chain=["broken"]),
-        route("fine", ["good"], default=True),
-        route("direct", ["broken"]),
-        route("indirect", ["good"], fallbackPolicy="uses-broken"),
-    ))
+    compilation = compile_leniently(
+        resources(
+            endpoint("good"),
+            endpoint("broken", deprecation={"replacement": "missing"}),
+            policy("uses-broken", chain=["broken"]),
+            route("fine", ["good"], default=True),
+            route("direct", ["broken"]),
+            route("indirect", ["good"], fallbackPolicy="uses-broken"),
+        )
+    )
     assert set(compilation.config.routes) == {"fine"}
     assert set(compilation.config.endpoints) == {"good"}
     assert compilation.problems_of("ModelRoute", "indirect")[0].field_path == "spec.fallbackPolicy"
@@ -170,34 +226,43 @@ def test_strict_compile_lists_every_problem() -> None:
     with pytest.raises(ConfigError) as caught:
         compile(resources(route("a", ["x"]), route("b", ["y"])))
     assert [(p.name, p.field_path) for p in caught.value.problems] == [
-        ("a", "spec.targets[0].endpoint"), ("b", "spec.targets[0].endpoint")
+        ("a", "spec.targets[0].endpoint"),
+        ("b", "spec.targets[0].endpoint"),
     ]
     assert "2 problem(s)" in str(caught.value)
 
 
 def test_oldest_route_wins_a_conflict() -> None:
-    compilation = compile_leniently(resources(
-        endpoint("a"),
-        route("newer", ["a"], default=True, created=T0 + timedelta(hours=1)),
-        route("older", ["a"], default=True, created=T0),
-    ))
+    compilation = compile_leniently(
+        resources(
+            endpoint("a"),
+            route("newer", ["a"], default=True, created=T0 + timedelta(hours=1)),
+            route("older", ["a"], default=True, created=T0),
+        )
+    )
     assert compilation.config.default_route == "older"
     assert [p.name for p in compilation.problems] == ["newer"]
 
 
 def test_invalid_route_does_not_block_a_valid_default() -> None:
-    compilation = compile_leniently(resources(
-        endpoint("a"),
-        route("broken", ["missing"], default=True, created=T0),
-        route("working", ["a"], default=True, created=T0 + timedelta(hours=1)),
-    ))
+    compilation = compile_leniently(
+        resources(
+            endpoint("a"),
+            route("broken", ["missing"], default=True, created=T0),
+            route("working", ["a"], default=True, created=T0 + timedelta(hours=1)),
+        )
+    )
     assert compilation.config.default_route == "working"
 
 
 def test_azure_gets_a_default_api_version_and_urls_lose_trailing_slash() -> None:
-    config = compile(resources(
-        endpoint("az", provider="azure-openai", url="https://x.openai.azure.com/"), endpoint("o"), route("r", ["az", "o"])
-    ))
+    config = compile(
+        resources(
+            endpoint("az", provider="azure-openai", url="https://x.openai.azure.com/"),
+            endpoint("o"),
+            route("r", ["az", "o"]),
+        )
+    )
     assert config.endpoints["az"].api_version == "2024-10-21"
     assert config.endpoints["az"].url == "https://x.openai.azure.com"
     assert config.endpoints["o"].api_version == ""

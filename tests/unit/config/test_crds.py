@@ -75,6 +75,11 @@ def test_defaults_reach_nested_objects() -> None:
     assert spec["timeouts"]["default"] == {}
     assert spec["timeouts"]["properties"]["firstTokenMs"]["default"] == 10_000
     assert spec["on"]["default"] == [
-        "connect-error", "timeout", "server-error", "rate-limited", "overloaded", "context-length"
+        "connect-error",
+        "timeout",
+        "server-error",
+        "rate-limited",
+        "overloaded",
+        "context-length",
     ]
     assert yaml.safe_dump(spec)  # serialisable as YAML

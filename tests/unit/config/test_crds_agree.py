@@ -47,10 +47,11 @@ class Expectation:
         return cls(header["refused-by"], kind, name, field_path, message)
 
     def matches(self, problem: ConfigProblem) -> bool:
-        return (
-            (problem.kind, problem.name, problem.field_path) == (self.kind, self.name, self.field_path)
-            and self.message in problem.message
-        )
+        return (problem.kind, problem.name, problem.field_path) == (
+            self.kind,
+            self.name,
+            self.field_path,
+        ) and self.message in problem.message
 
 
 def invalid_files() -> list[Path]:
@@ -83,7 +84,9 @@ def test_invalid_file_is_refused_by_its_layer(path: Path) -> None:
         assert any(p.field_path == expected.field_path for p in by_models), "the models must refuse it too"
     elif expected.layer == "cel":
         assert by_schema == [], "only a CEL rule can catch this; the plain schema must accept it"
-        assert any(expected.matches(p) for p in by_models), "the pydantic mirror of the CEL rule must refuse it"
+        assert any(expected.matches(p) for p in by_models), (
+            "the pydantic mirror of the CEL rule must refuse it"
+        )
     elif expected.layer == "compile":
         assert by_schema == [] and by_models == [], "schema and models accept it; compile() refuses it"
         assert any(expected.matches(p) for p in by_compile)
@@ -109,7 +112,9 @@ def test_every_cel_rule_has_an_invalid_example() -> None:
     messages = []
     for crd_path in (REPO / "crds").glob("*.yaml"):
         messages += _cel_messages(yaml.safe_load(crd_path.read_text()))
-    cel_expectations = [Expectation.read(p).message for p in invalid_files() if Expectation.read(p).layer == "cel"]
+    cel_expectations = [
+        Expectation.read(p).message for p in invalid_files() if Expectation.read(p).layer == "cel"
+    ]
     uncovered = [m for m in messages if not any(e and e in m for e in cel_expectations)]
     assert messages and not uncovered, f"CEL rules without an invalid example: {uncovered}"
 

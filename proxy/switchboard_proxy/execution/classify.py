@@ -1,0 +1,81 @@
+"""`classify()`: the one place that maps an upstream failure to a Trigger (or to "the client's mistake").
+
+Triggers are the words of FallbackPolicy.on: connect-error, timeout, server-error, rate-limited,
+overloaded, context-length. `client-error` means the upstream refused the request itself (a 400 other
+than context length, a 422): it is returned to the caller unchanged and never fails over or counts
+against the endpoint. 401/403/404 from an upstream mean the endpoint is misconfigured (a wrong key or
+model id), which is the endpoint's fault, so they count as server errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import aiohttp
+
+Trigger = Literal["connect-error", "timeout", "server-error", "rate-limited", "overloaded", "context-length"]
+Failure = Trigger | Literal["client-error"]
+
+# Triggers that say nothing bad about the endpoint's health: they never count against its circuit.
+NOT_ENDPOINT_FAULTS: frozenset[str] = frozenset({"context-length", "client-error"})
+# Triggers after which retrying the same endpoint cannot help.
+NOT_RETRYABLE_ON_SAME_ENDPOINT: frozenset[str] = frozenset({"context-length", "client-error"})
+
+_CONTEXT_LENGTH_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "prompt is too long",
+    "too many tokens",
+    "context window",
+)
+
+
+def classify_status(status: int, body: Any = None) -> Failure | None:
+    """An HTTP status (and the decoded error body, if any) -> a failure kind; None for 2xx."""
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        return "rate-limited"
+    if status in (503, 529):
+        return "overloaded"
+    if status == 408:
+        return "timeout"
+    if status >= 500 or status in (401, 403, 404):
+        return "server-error"
+    if is_context_length_error(body):
+        return "context-length"
+    return "client-error"
+
+
+def classify_exception(exc: BaseException) -> Trigger:
+    """A transport exception -> connect-error or timeout."""
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "timeout"
+    return "connect-error"
+
+
+def classify_stream_error(event: Any) -> Trigger:
+    """The first SSE event of a 200 stream was an error object: what kind of failure is it?"""
+    error = event.get("error") if isinstance(event, dict) else None
+    kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+    code = str(error.get("code", "")) if isinstance(error, dict) else ""
+    if "rate_limit" in kind or "rate_limit" in code:
+        return "rate-limited"
+    if "overloaded" in kind or "overloaded" in code:
+        return "overloaded"
+    if is_context_length_error(event):
+        return "context-length"
+    return "server-error"
+
+
+def is_context_length_error(body: Any) -> bool:
+    """Does an error body (OpenAI, Anthropic, vLLM, ...) say the prompt does not fit the window?"""
+    if not isinstance(body, dict):
+        return False
+    error = body.get("error", body)
+    if not isinstance(error, dict):
+        return isinstance(error, str) and any(m in error.lower() for m in _CONTEXT_LENGTH_MARKERS)
+    text = f"{error.get('code', '')} {error.get('type', '')} {error.get('message', '')}".lower()
+    return any(marker in text for marker in _CONTEXT_LENGTH_MARKERS)

@@ -1,0 +1,44 @@
+"""Anthropic Messages: native pass-through of /v1/messages with x-api-key and anthropic-version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from switchboard_proxy.config import EndpointConfig
+
+from .base import Call, Prepared, Usage, as_int
+
+DEFAULT_VERSION = "2023-06-01"
+
+
+def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
+    body = dict(call.body)
+    body["model"] = endpoint.model
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if call.stream else "application/json",
+        "anthropic-version": call.forwarded.get("anthropic-version", DEFAULT_VERSION),
+    }
+    if "anthropic-beta" in call.forwarded:
+        headers["anthropic-beta"] = call.forwarded["anthropic-beta"]
+    if key:
+        headers["x-api-key"] = key
+    return Prepared(url=endpoint.url + "/messages", headers=headers, payload=orjson.dumps(body))
+
+
+def usage_of(document: Any) -> Usage:
+    """Usage of a message, or of a stream's message_start / message_delta event."""
+    if not isinstance(document, dict):
+        return Usage()
+    usage = document.get("usage")
+    if not isinstance(usage, dict) and isinstance(document.get("message"), dict):
+        usage = document["message"].get("usage")
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(
+        as_int(usage.get("input_tokens")),
+        as_int(usage.get("output_tokens")),
+        as_int(usage.get("cache_read_input_tokens")),
+    )

@@ -1,0 +1,177 @@
+"""`build_app(settings)`: the sidecar's aiohttp application, and `serve()`, which runs it until SIGTERM.
+
+State lives behind `web.AppKey`s; the client session, shadows and watchers live in `cleanup_ctx`, so
+they start with the app and stop with it. Middlewares do only cross-cutting work: request ids and error
+rendering. Malformed HTTP that never reaches a handler (a huge header) is answered in the same JSON
+shape by a thin RequestHandler subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
+
+from ..accounting import metrics
+from ..accounting.feedback import RecentRequests
+from ..accounting.guardrails import Guardrails
+from ..execution.shadowing import Shadows
+from ..kubewatch import watch_configmap
+from ..reloading import ConfigHolder, ConfigWatcher
+from ..routing.hints import REQUEST_ID
+from ..settings import ProxySettings
+from . import anthropic_api, openai_api, ops_api
+from .errors import error_body, error_middleware
+from .state import CONFIG, GUARDRAILS, RECENT, SESSION, SETTINGS, SHADOWS
+
+log = logging.getLogger("switchboard.proxy")
+WATCHER = web.AppKey("watcher", ConfigWatcher)
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Propagate the caller's X-Request-Id (if it is sane) or make one; echo it on every answer."""
+    given = request.headers.get(REQUEST_ID, "")
+    request[REQUEST_ID] = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
+    response: web.StreamResponse = await handler(request)
+    if not response.prepared:
+        response.headers[REQUEST_ID] = request[REQUEST_ID]
+    return response
+
+
+def build_app(settings: ProxySettings) -> web.Application:
+    """The application, with its first config loaded (or its refusal recorded)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[request_id_middleware, error_middleware]
+    )
+    holder = ConfigHolder()
+    watcher = ConfigWatcher(settings, holder)
+    app[SETTINGS], app[CONFIG], app[WATCHER] = settings, holder, watcher
+    app[RECENT], app[GUARDRAILS] = RecentRequests(), Guardrails()
+    watcher.reload()
+    metrics.LIVE_STATE.source = lambda: holder.table
+    app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_config_watch)
+    app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
+    app.router.add_post("/v1/completions", openai_api.completions)
+    app.router.add_post("/v1/embeddings", openai_api.embeddings)
+    app.router.add_get("/v1/models", openai_api.models)
+    app.router.add_post("/v1/messages", anthropic_api.messages)
+    app.router.add_post("/v1/feedback", ops_api.feedback)
+    app.router.add_get("/healthz", ops_api.healthz)
+    app.router.add_get("/readyz", ops_api.readyz)
+    app.router.add_get("/metrics", ops_api.prometheus)
+    app.router.add_get("/switchboard/config", ops_api.config_status)
+    app.router.add_get("/switchboard/endpoints", ops_api.endpoints_status)
+    return app
+
+
+async def _client_session(app: web.Application) -> AsyncIterator[None]:
+    # Pooled keep-alive connections to every upstream; no connection cap here (per-endpoint concurrency
+    # limits do that), and no retries underneath: the executor's loop is the only one.
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=True,
+        raise_for_status=False,
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+    app[SESSION] = session
+    app[SHADOWS] = Shadows(session)
+    yield
+    await app[SHADOWS].stop()
+    await session.close()
+
+
+async def _config_watch(app: web.Application) -> AsyncIterator[None]:
+    watcher, settings = app[WATCHER], app[SETTINGS]
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, watcher.request_reload)
+    tasks = [asyncio.create_task(watcher.run(), name="config-watch")]
+    if settings.watch_configmap:
+        tasks.append(
+            asyncio.create_task(watch_configmap(settings, watcher, app[SESSION]), name="configmap-watch")
+        )
+    yield
+    loop.remove_signal_handler(signal.SIGHUP)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _JsonErrorRequestHandler(RequestHandler):
+    """Answers HTTP the parser refused (oversized headers, bad request lines) in the OpenAI error shape."""
+
+    def handle_error(
+        self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs, and refuses if a response already started
+        text = "internal error" if status == 500 else (message or HTTPStatus(status).phrase)
+        body = error_body(
+            status,
+            message=text,
+            type_="invalid_request_error" if status < 500 else "internal_error",
+            code="bad_request" if status < 500 else "internal_error",
+            param=None,
+        )
+        response = web.Response(status=status, body=body, content_type="application/json")
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class SidecarRunner(web.AppRunner):
+    """AppRunner whose connections render parser errors as JSON (see _JsonErrorRequestHandler)."""
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer
+        return server
+
+
+async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) -> None:
+    """Run the sidecar until SIGTERM/SIGINT, then drain in-flight requests and streams."""
+    app = build_app(settings)
+    runner = SidecarRunner(
+        app, handler_cancellation=True, access_log=None, shutdown_timeout=settings.drain_seconds
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=2048)
+    await site.start()
+    holder = app[CONFIG]
+    version = holder.table.config.version if holder.table else "none (see /switchboard/config)"
+    log.info(
+        "switchboard-proxy listening on http://%s:%d, config %s from %s",
+        settings.host,
+        settings.port,
+        version,
+        settings.source,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    holder.draining = True
+    log.info(
+        "draining: no new connections, waiting up to %.0fs for in-flight requests", settings.drain_seconds
+    )
+    await runner.cleanup()
+    log.info("stopped")

@@ -1,0 +1,89 @@
+"""Read and check a model call's JSON body: clear 400s for malformed input, before anything is planned.
+
+Only what the sidecar itself relies on is checked (types of model, messages, stream, max_tokens and the
+API's required input); everything else passes through to the upstream untouched, so new API fields work
+without a sidecar release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..routing.request import Api
+from .errors import BadRequest, PayloadTooLarge
+
+REQUIRED_INPUT: dict[Api, str] = {
+    "chat": "messages",
+    "completions": "prompt",
+    "embeddings": "input",
+    "messages": "messages",
+}
+INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "n")
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400/413 saying exactly what is wrong."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"request body is larger than {request.client_max_size} bytes", code="request_too_large"
+        ) from None
+    if not raw:
+        raise BadRequest("request body is empty; send a JSON object", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON (UTF-8): {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def check_body(api: Api, body: dict[str, Any]) -> None:
+    """Raise BadRequest (with `param`) for the mistakes that would confuse routing."""
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequest("'model' must be a string", code="invalid_type", param="model")
+    required = REQUIRED_INPUT[api]
+    value = body.get(required)
+    if value is None:
+        raise BadRequest(f"'{required}' is required", code="missing_required_parameter", param=required)
+    if api in ("chat", "messages"):
+        _check_messages(value, required)
+    elif not isinstance(value, str | list):
+        raise BadRequest(f"'{required}' must be a string or an array", code="invalid_type", param=required)
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean", code="invalid_type", param="stream")
+    if api == "embeddings" and stream:
+        raise BadRequest("embeddings cannot be streamed", code="invalid_value", param="stream")
+    for name in INTEGER_FIELDS:
+        number = body.get(name)
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
+            raise BadRequest(f"'{name}' must be a positive integer", code="invalid_type", param=name)
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest("'stream_options' must be an object", code="invalid_type", param="stream_options")
+
+
+def _check_messages(messages: Any, name: str) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(f"'{name}' must be a non-empty array", code="invalid_type", param=name)
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest(
+                f"'{name}[{index}]' must be an object", code="invalid_type", param=f"{name}[{index}]"
+            )
+        if not isinstance(message.get("role"), str):
+            raise BadRequest(
+                f"'{name}[{index}].role' must be a string", code="invalid_type", param=f"{name}[{index}].role"
+            )
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True

@@ -1,0 +1,68 @@
+"""One model call from entry to exit: parse -> plan -> execute -> deliver -> record.
+
+Shared by the OpenAI and Anthropic handlers. The routing table is read once, at entry, so a request
+finishes on the config it started with even if a reload swaps the table meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from ..execution.executor import Execution, execute
+from ..execution.upstreams import Call
+from ..execution.upstreams.base import FORWARDED_HEADERS
+from ..routing import plan
+from ..routing.hints import HintError, build_route_request
+from ..routing.matching import NoRoute
+from ..routing.request import Api
+from .bodies import check_body, read_body
+from .delivery import deliver
+from .errors import BadRequest, NotFound, ProxyError, RateLimited
+from .exchange import Exchange, current_table
+from .recording import record
+from .state import SESSION, SHADOWS
+
+
+async def handle_model_call(request: web.Request, api: Api) -> web.StreamResponse:
+    """The whole life of a model call; the handlers of each API call this."""
+    table = current_table(request)
+    exchange = Exchange(request, api, table, asyncio.get_running_loop().time())
+    try:
+        return await _serve(exchange)
+    except ProxyError as exc:
+        exchange.status = exc.status
+        raise
+    finally:
+        record(exchange)
+
+
+async def _serve(exchange: Exchange) -> web.StreamResponse:
+    request, api, table = exchange.request, exchange.api, exchange.table
+    body = await read_body(request)
+    check_body(api, body)
+    try:
+        route_request = build_route_request(api, request.headers, body, request_id=exchange.request_id)
+        decision = plan(table.config, route_request, table.state(), now=datetime.now(UTC), rng=table.rng)
+    except HintError as exc:
+        raise BadRequest(exc.message, code="invalid_header", param=exc.param) from None
+    except NoRoute as exc:
+        raise NotFound(exc.message, code="model_not_found", param="model") from None
+    exchange.plan = decision
+    if decision.refusal == "budget-exhausted":
+        raise RateLimited(
+            f"route '{decision.route.name}' has spent its budget for this window",
+            code="budget_exhausted",
+            retry_after=60,
+        )
+    forwarded = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+    exchange.call = Call(api, body, body.get("stream") is True, forwarded, exchange.request_id)
+    run = Execution(
+        table, request.app[SESSION], exchange.call, exchange.started + decision.deadline_ms / 1000, table.rng
+    )
+    if decision.shadow:
+        request.app[SHADOWS].start(table, decision, exchange.call)
+    exchange.outcome = await execute(decision, run)
+    return await deliver(exchange)

@@ -1,0 +1,122 @@
+"""The degraded answer, when every attempt failed or the deadline ran out: what the policy says.
+
+`static` answers the policy's status and body (as an SSE stream when the caller streams, and as an
+Anthropic message on /v1/messages when the body is OpenAI-shaped), so editors see "no suggestion" rather
+than an error. `error` answers 503 with Retry-After and a message listing what failed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .errors import Unavailable
+from .exchange import Exchange
+
+
+def failure_summary(exchange: Exchange, *, short: bool = False) -> str:
+    """'capable: timeout; cheap: server-error (HTTP 500)', or the first reason only when `short`."""
+    outcome, plan = exchange.outcome, exchange.plan
+    records = outcome.records if outcome is not None else []
+    if short:
+        if records:
+            return records[0].outcome.removeprefix("skipped:")
+        return plan.rejections[0].reason if plan is not None and plan.rejections else "no-eligible-endpoint"
+    parts = [f"{r.endpoint}: {r.outcome}" + (f" (HTTP {r.status})" if r.status else "") for r in records]
+    if plan is not None:
+        parts += [f"{r.endpoint}: {r.reason} ({r.detail})" for r in plan.rejections]
+    return "; ".join(parts) or "no endpoint of the route can serve this request"
+
+
+def degraded_response(exchange: Exchange, headers: dict[str, str]) -> web.Response:
+    plan = exchange.plan
+    assert plan is not None and exchange.call is not None
+    degraded = plan.policy.degraded
+    if degraded.mode == "error":
+        raise Unavailable(
+            f"every endpoint of route '{plan.route.name}' failed: {failure_summary(exchange)}",
+            code="all_endpoints_failed",
+            retry_after=degraded.retry_after_seconds,
+            headers=headers,
+        )
+    body: dict[str, Any] = dict(degraded.body)
+    if exchange.api == "messages" and "choices" in body:
+        body = as_anthropic_message(body)
+    if exchange.call.stream and 200 <= degraded.status < 300:
+        events = as_anthropic_events(body) if exchange.api == "messages" else as_openai_events(body)
+        return web.Response(
+            status=degraded.status, body=events, content_type="text/event-stream", headers=headers
+        )
+    return web.Response(
+        status=degraded.status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def _first_text(body: dict[str, Any]) -> tuple[str, str]:
+    choice = (body.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    return str(message.get("content") or choice.get("text") or ""), str(choice.get("finish_reason") or "stop")
+
+
+def as_anthropic_message(body: dict[str, Any]) -> dict[str, Any]:
+    text, _ = _first_text(body)
+    return {
+        "id": "msg_degraded",
+        "type": "message",
+        "role": "assistant",
+        "model": "switchboard-degraded",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }
+
+
+def as_openai_events(body: dict[str, Any]) -> bytes:
+    text, finish = _first_text(body)
+    base = {
+        "id": "chatcmpl-degraded",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": "switchboard-degraded",
+    }
+    first = {
+        **base,
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}],
+    }
+    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+    return (
+        b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in (first, last)) + b"data: [DONE]\n\n"
+    )
+
+
+def as_anthropic_events(message: dict[str, Any]) -> bytes:
+    text = "".join(block.get("text", "") for block in message.get("content", []) if isinstance(block, dict))
+    start = {**message, "content": [], "stop_reason": None}
+    events = [
+        ("message_start", {"type": "message_start", "message": start}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 0},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return b"".join(
+        b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n" for name, data in events
+    )

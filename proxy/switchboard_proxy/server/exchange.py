@@ -1,0 +1,53 @@
+"""`Exchange`: everything known about one model call, filled in as it goes and recorded once at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ..execution.executor import Outcome
+from ..execution.upstreams import Call, Usage
+from ..routing import Plan
+from ..routing.hints import REQUEST_ID
+from ..routing.request import Api
+from ..runtime import RoutingTable
+from .errors import Unavailable
+from .state import CONFIG
+
+
+@dataclass(eq=False)
+class Exchange:
+    """One call from entry to the access log."""
+
+    request: web.Request
+    api: Api
+    table: RoutingTable
+    started: float
+    plan: Plan | None = None
+    call: Call | None = None
+    outcome: Outcome | None = None
+    status: int = 0
+    endpoint: str = "none"
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    ttft_seconds: float | None = None
+    fallback_reason: str = ""
+    degraded: bool = False
+    finish_reason: str = ""
+    output_empty: bool = False
+    client_gone: bool = False
+
+    @property
+    def request_id(self) -> str:
+        return str(self.request[REQUEST_ID])
+
+
+def current_table(request: web.Request) -> RoutingTable:
+    """The table this request will use for its whole life (read once, at entry)."""
+    table = request.app[CONFIG].table
+    if table is None:
+        raise Unavailable(
+            "no valid config is loaded yet; see GET /switchboard/config", code="no_config", retry_after=1
+        )
+    return table

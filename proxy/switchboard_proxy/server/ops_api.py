@@ -1,0 +1,121 @@
+"""Operations endpoints: health, readiness, metrics, the served config, endpoint state, feedback."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from ..accounting import metrics
+from .errors import BadRequest, NotFound
+from .state import CONFIG, RECENT
+
+
+def _json(document: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        content_type="application/json",
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving HTTP."""
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when a config is loaded and the sidecar is not draining."""
+    holder = request.app[CONFIG]
+    if holder.draining:
+        return _json({"status": "draining"}, status=503)
+    if holder.table is None:
+        return _json({"status": "no config", "last_error": holder.last_error}, status=503)
+    return _json({"status": "ready", "version": holder.table.config.version})
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def config_status(request: web.Request) -> web.Response:
+    """Which config is served, from where, since when, and what the last reload said."""
+    holder = request.app[CONFIG]
+    table = holder.table
+    return _json(
+        {
+            "version": table.config.version if table else None,
+            "namespace": table.config.namespace if table else None,
+            "source": table.source if table else holder.source,
+            "loaded_at": _iso(table.loaded_at) if table else None,
+            "routes": sorted(table.config.routes) if table else [],
+            "reloads": {"applied": holder.applied, "refused": holder.refused},
+            "last_error": holder.last_error or None,
+            "last_error_at": _iso(holder.last_error_at) if holder.last_error_at else None,
+        }
+    )
+
+
+async def endpoints_status(request: web.Request) -> web.Response:
+    """Live state of every endpoint: circuit, in flight, latency estimates, limits, lifecycle."""
+    table = request.app[CONFIG].table
+    if table is None:
+        return _json({"endpoints": {}})
+    document = {}
+    for name, endpoint in table.endpoints.items():
+        config = endpoint.config
+        document[name] = {
+            "provider": config.provider,
+            "model": config.model,
+            "url": config.url,
+            "circuit": endpoint.breaker.state,
+            "inflight": endpoint.concurrency.inflight,
+            "latency_ms": round(endpoint.latency_ms.value, 2),
+            "ttft_ms": round(endpoint.ttft_ms.value, 2),
+            "limits": {
+                "max_concurrency": config.max_concurrency,
+                "requests_per_minute": config.requests_per_minute,
+                "tokens_per_minute": config.tokens_per_minute,
+            },
+            "limited": endpoint.limited() or None,
+            "key": "set" if endpoint.key else ("missing" if config.api_key.source != "none" else "none"),
+            "deprecated": config.deprecated,
+            "sunset": config.sunset.isoformat() if config.sunset else None,
+            "replacement": config.replacement or None,
+        }
+    return _json({"version": table.config.version, "endpoints": document})
+
+
+async def feedback(request: web.Request) -> web.Response:
+    """POST {"request_id", "score": 0..1}: a quality score for a recent request."""
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise BadRequest("request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict) or not isinstance(body.get("request_id"), str):
+        raise BadRequest("'request_id' (string) is required", code="invalid_type", param="request_id")
+    score = body.get("score")
+    if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+        raise BadRequest("'score' must be a number from 0 to 1", code="invalid_value", param="score")
+    served = request.app[RECENT].lookup(body["request_id"])
+    if served is None:
+        raise NotFound(
+            f"no recent request with id '{body['request_id']}'", code="unknown_request_id", param="request_id"
+        )
+    metrics.FEEDBACK.labels(served.route, served.variant, served.endpoint).observe(float(score))
+    return _json(
+        {
+            "request_id": body["request_id"],
+            "route": served.route,
+            "variant": served.variant,
+            "endpoint": served.endpoint,
+            "score": score,
+        }
+    )
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

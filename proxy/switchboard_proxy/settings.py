@@ -1,0 +1,142 @@
+"""`ProxySettings`: everything the sidecar is told at start, from flags and environment (no logic)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # room for a few base64 images, not for a runaway client
+
+EPILOG = """examples:
+  switchboard-proxy --resources examples/            local mode: compile resource YAML in-process
+  switchboard-proxy --config /etc/switchboard/config.json --credentials-dir /etc/switchboard/credentials
+  switchboard-proxy --config config.json --watch-configmap team-a/switchboard-config
+
+environment: SWITCHBOARD_CONFIG (= --config), SWITCHBOARD_PORT (= --port).
+signals: SIGHUP reloads the config now; SIGTERM stops accepting, drains in-flight requests and streams
+(up to --drain-seconds), then exits.
+"""
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """Settings of one sidecar process."""
+
+    config_path: Path | None = None
+    resource_paths: tuple[Path, ...] = ()
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    credentials_dir: Path | None = None
+    watch_configmap: str = ""  # NAMESPACE/NAME, "" = off
+    kube_api: str = ""  # API server URL; default: in-cluster from KUBERNETES_SERVICE_HOST
+    kube_token_file: Path | None = None
+    kube_ca_file: Path | None = None
+    poll_seconds: float = 1.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    drain_seconds: float = 30.0
+    access_log: bool = True
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Human-readable name of where config comes from."""
+        if self.config_path is not None:
+            return str(self.config_path)
+        return "resources:" + ",".join(str(p) for p in self.resource_paths)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard-proxy",
+        description="Switchboard sidecar: routes OpenAI- and Anthropic-compatible requests on localhost "
+        "to the right model, fails over, streams, and accounts cost and quality.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config", type=Path, help="compiled config JSON (the ConfigMap's config.json); hot-reloaded"
+    )
+    source.add_argument(
+        "--resources",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="resource YAML files or directories, compiled in-process (local mode); hot-reloaded",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: loopback only)"
+    )
+    parser.add_argument("--port", type=int, help=f"port (default $SWITCHBOARD_PORT or {DEFAULT_PORT})")
+    parser.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="directory of key files, one per endpoint (Secret switchboard-credentials)",
+    )
+    parser.add_argument(
+        "--watch-configmap",
+        default="",
+        metavar="NAMESPACE/NAME",
+        help="also watch this ConfigMap through the Kubernetes API for changes in seconds",
+    )
+    parser.add_argument(
+        "--kube-api", default="", help="API server URL for --watch-configmap (default: in-cluster)"
+    )
+    parser.add_argument(
+        "--kube-token-file", type=Path, help="bearer token file (default: the pod's service account)"
+    )
+    parser.add_argument("--kube-ca-file", type=Path, help="CA bundle of the API server (default: the pod's)")
+    parser.add_argument(
+        "--poll-seconds", type=float, default=1.0, help="how often to check files for changes (default 1)"
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"largest accepted request body; larger gets 413 (default {DEFAULT_MAX_BODY_BYTES})",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, how long in-flight requests may take to finish (default 30)",
+    )
+    parser.add_argument("--no-access-log", action="store_true", help="do not write a JSON line per request")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> ProxySettings:
+    """Parse flags (and SWITCHBOARD_CONFIG / SWITCHBOARD_PORT) into settings; exits 2 on usage errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = args.config or (
+        Path(os.environ["SWITCHBOARD_CONFIG"]) if os.environ.get("SWITCHBOARD_CONFIG") else None
+    )
+    if config is None and not args.resources:
+        parser.error("one of --config, --resources or $SWITCHBOARD_CONFIG is required")
+    port = args.port if args.port is not None else int(os.environ.get("SWITCHBOARD_PORT", DEFAULT_PORT))
+    if args.watch_configmap and args.watch_configmap.count("/") != 1:
+        parser.error("--watch-configmap wants NAMESPACE/NAME")
+    return ProxySettings(
+        config_path=None if args.resources else config,
+        resource_paths=tuple(args.resources or ()),
+        host=args.host,
+        port=port,
+        credentials_dir=args.credentials_dir,
+        watch_configmap=args.watch_configmap,
+        kube_api=args.kube_api,
+        kube_token_file=args.kube_token_file,
+        kube_ca_file=args.kube_ca_file,
+        poll_seconds=args.poll_seconds,
+        max_body_bytes=args.max_body_bytes,
+        drain_seconds=args.drain_seconds,
+        access_log=not args.no_access_log,
+        log_level=args.log_level,
+    )

@@ -1,0 +1,544 @@
+#!/usr/bin/env bash
+# Local Kubernetes control plane for Switchboard's cluster tests.
+#
+# No Docker, no kind: etcd + kube-apiserver + kube-controller-manager run as
+# plain processes on 127.0.0.1, built from pinned Go modules (see
+# tests/cluster/README.md). Run with --help for usage.
+set -euo pipefail
+
+# --------------------------------------------------------------------------
+# Pinned versions. The Kubernetes and etcd versions are read from the wrapper
+# modules' go.mod files so there is exactly one place to change them.
+# --------------------------------------------------------------------------
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${SCRIPT_DIR}/../.." && pwd)"
+KUBE_BUILD_DIR="${SCRIPT_DIR}/kube-build"
+ETCD_BUILD_DIR="${SCRIPT_DIR}/etcd-build"
+
+HELM_VERSION="v3.19.5"
+HELM_K8S_MINOR="34" # minor of the k8s.io/client-go that this helm is built against
+
+modver() { # modver <go.mod> <module path>
+	awk -v m="$2" '($1 == m && $2 ~ /^v/) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' "$1"
+}
+KUBE_VERSION="$(modver "${KUBE_BUILD_DIR}/go.mod" k8s.io/kubernetes)"
+ETCD_VERSION="$(modver "${ETCD_BUILD_DIR}/go.mod" go.etcd.io/etcd/server/v3)"
+
+CACHE_DIR="${SWITCHBOARD_CACHE:-${HOME}/.cache/switchboard}"
+BIN_ROOT="${CACHE_DIR}/bin"
+CLUSTER_DIR="${REPO_ROOT}/.cluster"
+KUBECONFIG_PATH="${CLUSTER_DIR}/kubeconfig"
+PKI_DIR="${CLUSTER_DIR}/pki"
+LOG_DIR="${CLUSTER_DIR}/logs"
+
+UP_TIMEOUT="${SWITCHBOARD_UP_TIMEOUT:-90}"          # seconds for `up` to become healthy
+BUILD_TIMEOUT="${SWITCHBOARD_BUILD_TIMEOUT:-2700}"  # seconds per component build
+STOP_TIMEOUT="${SWITCHBOARD_STOP_TIMEOUT:-15}"      # seconds between TERM and KILL
+LOCK_TIMEOUT="${SWITCHBOARD_LOCK_TIMEOUT:-3600}"    # waiting for a concurrent build/up
+
+COMPONENTS=(etcd kube-apiserver kube-controller-manager) # start order
+KUBECTL="${KUBECTL:-kubectl}"
+
+log() { printf '[controlplane] %s\n' "$*" >&2; }
+die() { printf '[controlplane] ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+usage() {
+	cat <<EOF
+Usage: tests/cluster/controlplane.sh <command>
+
+A throw-away Kubernetes control plane (etcd + kube-apiserver +
+kube-controller-manager) on 127.0.0.1 for Switchboard's cluster tests.
+No Docker/kind needed: the binaries are built once from pinned Go modules.
+There are no nodes, kubelet or scheduler: Pods are created but stay Pending.
+
+Commands:
+  build    Build (once) and cache kube-apiserver ${KUBE_VERSION}, kube-controller-manager
+           ${KUBE_VERSION}, etcd ${ETCD_VERSION} and helm ${HELM_VERSION} into
+           \$SWITCHBOARD_CACHE/bin/<component>-<version>/ (first run: several minutes).
+  up       build if needed, then start the control plane, write the admin kubeconfig
+           to .cluster/kubeconfig and wait until it is ready (/readyz ok, namespace
+           "default" and serviceaccount default/default exist). No-op if already healthy.
+  down     Stop the processes (TERM, then KILL after ${STOP_TIMEOUT}s) and delete .cluster/.
+  status   Print whether the control plane is up (exit 0 if up and healthy, 1 otherwise).
+  env      Print 'export KUBECONFIG=<abs path>' (and helm on PATH) for: eval "\$(... env)"
+  help     This text (also -h, --help, or no command).
+
+Typical use:
+  tests/cluster/controlplane.sh up
+  eval "\$(tests/cluster/controlplane.sh env)"
+  kubectl get ns; helm version
+  tests/cluster/controlplane.sh down
+
+Files (repo root = ${REPO_ROOT}):
+  .cluster/kubeconfig     admin kubeconfig (client cert, O=system:masters), embedded certs
+  .cluster/logs/*.log     component logs;  .cluster/*.pid  process ids
+  .cluster/pki/           generated CA, serving/client certs, service-account key
+  .cluster/etcd/          etcd data (deleted by 'down')
+
+Environment:
+  SWITCHBOARD_CACHE           binary cache root (default: \$HOME/.cache/switchboard)
+  SWITCHBOARD_UP_TIMEOUT      seconds to wait for readiness in 'up' (default 90)
+  SWITCHBOARD_BUILD_TIMEOUT   seconds allowed per component build (default 2700)
+  SWITCHBOARD_STOP_TIMEOUT    seconds between TERM and KILL in 'down' (default 15)
+  GOCACHE / GOMODCACHE        Go's normal caches are used (outside the clone)
+EOF
+}
+
+# --------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------
+version_of() {
+	case "$1" in
+	kube-apiserver | kube-controller-manager) echo "${KUBE_VERSION}" ;;
+	etcd) echo "${ETCD_VERSION}" ;;
+	helm) echo "${HELM_VERSION}" ;;
+	*) die "unknown component $1" ;;
+	esac
+}
+bin_path() { echo "${BIN_ROOT}/$1-$(version_of "$1")/$1"; }
+all_built() {
+	local c
+	for c in "${COMPONENTS[@]}" helm; do [[ -x "$(bin_path "$c")" ]] || return 1; done
+}
+
+# go_build <component> <module dir> <package> <ldflags>: builds to a temp file
+# next to the final binary, which is renamed into place only on success.
+go_build() {
+	local comp="$1" dir="$2" pkg="$3" ldflags="$4"
+	local out tmp t0
+	out="$(bin_path "$comp")"
+	[[ -x "${out}" ]] && return 0
+	mkdir -p "$(dirname "${out}")"
+	tmp="${out}.tmp.$$"
+	t0="$(now)"
+	log "building ${comp} $(version_of "${comp}") (first run only, several minutes)..."
+	if ! (cd "${dir}" && GOBIN= GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+		timeout "${BUILD_TIMEOUT}" go build -trimpath -ldflags="${ldflags}" -o "${tmp}" "${pkg}"); then
+		rm -f "${tmp}"
+		die "building ${comp} failed (or exceeded ${BUILD_TIMEOUT}s)"
+	fi
+	mv -f "${tmp}" "${out}"
+	log "built ${out} in $(elapsed "${t0}")"
+}
+
+cmd_build() {
+	command -v go >/dev/null || die "the 'go' command is required to build the control plane"
+	[[ -n "${KUBE_VERSION}" && -n "${ETCD_VERSION}" ]] || die "cannot read pinned versions from ${KUBE_BUILD_DIR}/go.mod / ${ETCD_BUILD_DIR}/go.mod"
+	mkdir -p "${BIN_ROOT}"
+	if all_built; then
+		log "binaries cached in ${BIN_ROOT} (kubernetes ${KUBE_VERSION}, etcd ${ETCD_VERSION}, helm ${HELM_VERSION})"
+		return 0
+	fi
+	local t0 lock
+	t0="$(now)"
+	# One build at a time per cache (concurrent test runs share the cache).
+	exec {lock}>"${BIN_ROOT}/.build.lock"
+	flock -w "${LOCK_TIMEOUT}" "${lock}" || die "timed out waiting for another build (lock ${BIN_ROOT}/.build.lock)"
+
+	local kv="${KUBE_VERSION#v}" kldflags
+	kldflags="-s -w"
+	local pkg
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		kldflags+=" -X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=${kv%%.*}"
+		kldflags+=" -X ${pkg}.gitMinor=$(cut -d. -f2 <<<"${kv}") -X ${pkg}.gitTreeState=clean"
+	done
+	go_build kube-apiserver "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-apiserver "${kldflags}"
+	go_build kube-controller-manager "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-controller-manager "${kldflags}"
+	go_build etcd "${ETCD_BUILD_DIR}" go.etcd.io/etcd/server/v3 "-s -w"
+
+	# helm's own go.mod has no replace directives, so `go install pkg@version`
+	# builds it straight from the module proxy, verified by sum.golang.org.
+	local hout htmp
+	hout="$(bin_path helm)"
+	if [[ ! -x "${hout}" ]]; then
+		local hldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+		hldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${HELM_K8S_MINOR}"
+		hldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${HELM_K8S_MINOR}"
+		local ht0
+		ht0="$(now)"
+		log "building helm ${HELM_VERSION} (first run only, about a minute)..."
+		mkdir -p "$(dirname "${hout}")"
+		htmp="$(mktemp -d "$(dirname "${hout}")/.gobin.XXXXXX")"
+		if ! (cd "${htmp}" && GOBIN="${htmp}" GOWORK=off CGO_ENABLED=0 GOFLAGS="-buildvcs=false" \
+			timeout "${BUILD_TIMEOUT}" go install -trimpath -ldflags="${hldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"); then
+			rm -rf "${htmp}"
+			die "building helm failed (or exceeded ${BUILD_TIMEOUT}s)"
+		fi
+		mv -f "${htmp}/helm" "${hout}"
+		rm -rf "${htmp}"
+		log "built ${hout} in $(elapsed "${ht0}")"
+	fi
+
+	flock -u "${lock}"
+	log "build done in $(elapsed "${t0}")"
+}
+
+# --------------------------------------------------------------------------
+# Process helpers. A pid file is trusted only if /proc/<pid>/cmdline still
+# mentions our .cluster directory, so a recycled pid is never signalled.
+# --------------------------------------------------------------------------
+pid_file() { echo "${CLUSTER_DIR}/$1.pid"; }
+our_pid() { # our_pid <pid>: is it alive and one of ours?
+	local pid="$1"
+	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+	[[ -r "/proc/${pid}/cmdline" ]] || return 1
+	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "${CLUSTER_DIR}/"
+}
+comp_pid() { # prints pid if the component is running
+	local f pid
+	f="$(pid_file "$1")"
+	[[ -f "${f}" ]] || return 1
+	pid="$(<"${f}")"
+	our_pid "${pid}" || return 1
+	echo "${pid}"
+}
+
+kc() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_PATH}" --request-timeout=5s "$@"; }
+
+healthy() {
+	local c
+	for c in "${COMPONENTS[@]}"; do comp_pid "${c}" >/dev/null || return 1; done
+	[[ -f "${KUBECONFIG_PATH}" ]] || return 1
+	[[ "$(kc get --raw /readyz 2>/dev/null)" == "ok" ]] || return 1
+	kc get namespace default -o name >/dev/null 2>&1 || return 1
+	kc -n default get serviceaccount default -o name >/dev/null 2>&1 || return 1
+}
+
+free_ports() { # free_ports <n>: n distinct currently-free TCP ports on 127.0.0.1
+	local n="$1" ports=() p i
+	if command -v python3 >/dev/null 2>&1 &&
+		p="$(python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "${n}" 2>/dev/null)"; then
+		echo "${p}"
+		return 0
+	fi
+	for i in $(seq 1 500); do
+		p=$((20000 + RANDOM % 30000))
+		[[ " ${ports[*]-} " == *" ${p} "* ]] && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null && continue
+		ports+=("${p}")
+		if [[ ${#ports[@]} -eq ${n} ]]; then
+			echo "${ports[*]}"
+			return 0
+		fi
+	done
+	die "no free ports found"
+}
+
+start_proc() { # start_proc <name> <binary> <args...>
+	local name="$1"
+	shift
+	# New session, no inherited stdio (callers capturing our output must not
+	# hang on the daemons), pid written by the shell that then execs the binary.
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "${name}")" "$@" \
+		</dev/null >>"${LOG_DIR}/${name}.log" 2>&1 &
+	local i
+	for i in $(seq 1 50); do
+		[[ -s "$(pid_file "${name}")" ]] && return 0
+		sleep 0.1
+	done
+	die "${name} did not start"
+}
+
+stop_all() {
+	local c pid pids=() i
+	# Reverse start order; collect pids from pid files and, as a fallback, any
+	# process whose command line points into this repo's .cluster directory.
+	for c in kube-controller-manager kube-apiserver etcd; do
+		pid="$(comp_pid "${c}" 2>/dev/null)" || continue
+		pids+=("${pid}")
+	done
+	if [[ -d "${CLUSTER_DIR}" ]]; then
+		local d
+		for d in /proc/[0-9]*; do
+			pid="${d#/proc/}"
+			[[ "${pid}" == "$$" ]] && continue
+			[[ -r "${d}/cmdline" ]] || continue
+			local argv0
+			argv0="$(tr '\0' '\n' <"${d}/cmdline" 2>/dev/null | head -n 1)" || continue
+			case "${argv0##*/}" in etcd | kube-apiserver | kube-controller-manager) ;; *) continue ;; esac
+			our_pid "${pid}" || continue
+			[[ " ${pids[*]-} " == *" ${pid} "* ]] || pids+=("${pid}")
+		done
+	fi
+	[[ ${#pids[@]} -gt 0 ]] || return 0
+	log "stopping pids ${pids[*]}"
+	for pid in "${pids[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
+	for i in $(seq 1 $((STOP_TIMEOUT * 10))); do
+		local alive=0
+		for pid in "${pids[@]}"; do our_pid "${pid}" && alive=1; done
+		[[ "${alive}" == 0 ]] && return 0
+		sleep 0.1
+	done
+	for pid in "${pids[@]}"; do
+		if our_pid "${pid}"; then
+			log "pid ${pid} ignored TERM for ${STOP_TIMEOUT}s, sending KILL"
+			kill -KILL "${pid}" 2>/dev/null || true
+		fi
+	done
+	for i in $(seq 1 50); do
+		local alive=0
+		for pid in "${pids[@]}"; do our_pid "${pid}" && alive=1; done
+		[[ "${alive}" == 0 ]] && return 0
+		sleep 0.1
+	done
+	die "could not stop pids ${pids[*]}"
+}
+
+# --------------------------------------------------------------------------
+# PKI and kubeconfigs
+# --------------------------------------------------------------------------
+gen_pki() {
+	mkdir -p "${PKI_DIR}"
+	(
+		cd "${PKI_DIR}"
+		umask 077
+		local ossl=(openssl)
+		"${ossl[@]}" ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+		"${ossl[@]}" req -x509 -new -key ca.key -sha256 -days 365 -subj "/CN=switchboard-test-ca" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+			-out ca.crt 2>/dev/null
+		# sign <name> <subject> <extendedKeyUsage> [subjectAltName]
+		sign() {
+			"${ossl[@]}" ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
+			"${ossl[@]}" req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+			{
+				echo "basicConstraints=critical,CA:FALSE"
+				echo "keyUsage=critical,digitalSignature,keyEncipherment"
+				echo "extendedKeyUsage=$3"
+				[[ -z "${4:-}" ]] || echo "subjectAltName=$4"
+			} >"$1.ext"
+			"${ossl[@]}" x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -sha256 \
+				-extfile "$1.ext" -out "$1.crt" 2>/dev/null
+			rm -f "$1.csr" "$1.ext"
+		}
+		sign apiserver "/CN=kube-apiserver" serverAuth \
+			"IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+		sign admin "/O=system:masters/CN=switchboard-admin" clientAuth
+		sign controller-manager "/CN=system:kube-controller-manager" clientAuth
+		# Service-account token signing key (RS256).
+		"${ossl[@]}" genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
+		"${ossl[@]}" pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+	) || die "certificate generation with openssl failed"
+}
+
+write_kubeconfig() { # write_kubeconfig <file> <server> <user> <cert> <key>
+	local b64=(base64 -w0)
+	umask 077
+	cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: switchboard-test
+  cluster:
+    server: $2
+    certificate-authority-data: $("${b64[@]}" <"${PKI_DIR}/ca.crt")
+users:
+- name: $3
+  user:
+    client-certificate-data: $("${b64[@]}" <"$4")
+    client-key-data: $("${b64[@]}" <"$5")
+contexts:
+- name: switchboard-test
+  context:
+    cluster: switchboard-test
+    user: $3
+current-context: switchboard-test
+EOF
+}
+
+# --------------------------------------------------------------------------
+# up / down / status / env
+# --------------------------------------------------------------------------
+dump_logs() {
+	local c
+	for c in "${COMPONENTS[@]}"; do
+		[[ -f "${LOG_DIR}/${c}.log" ]] || continue
+		printf '\n----- tail of %s -----\n' "${LOG_DIR}/${c}.log" >&2
+		tail -n 25 "${LOG_DIR}/${c}.log" >&2 || true
+	done
+}
+
+cluster_lock() { # serialise up/down of this checkout's cluster
+	mkdir -p "${CACHE_DIR}/locks"
+	local key
+	key="$(printf '%s' "${CLUSTER_DIR}" | cksum | cut -d' ' -f1)"
+	exec {CLUSTER_LOCK_FD}>"${CACHE_DIR}/locks/cluster-${key}.lock"
+	flock -w "${LOCK_TIMEOUT}" "${CLUSTER_LOCK_FD}" || die "timed out waiting for another up/down of ${CLUSTER_DIR}"
+}
+
+cmd_up() {
+	local t0
+	t0="$(now)"
+	command -v "${KUBECTL}" >/dev/null || die "kubectl is required (set KUBECTL=/path/to/kubectl)"
+	command -v openssl >/dev/null || die "openssl is required"
+	cmd_build
+	cluster_lock
+	if healthy; then
+		log "already up: export KUBECONFIG=${KUBECONFIG_PATH}"
+		return 0
+	fi
+	local c running=1
+	for c in "${COMPONENTS[@]}"; do comp_pid "${c}" >/dev/null || running=0; done
+	if [[ "${running}" == 1 && -f "${KUBECONFIG_PATH}" ]]; then
+		# Processes are alive (e.g. still starting, or briefly slow): wait, never restart.
+		log "already running; waiting for it to become ready"
+		wait_ready "${t0}"
+		return 0
+	fi
+	# Anything left over (crashed run, half-started cluster) is discarded.
+	stop_all
+	rm -rf "${CLUSTER_DIR}"
+	mkdir -p "${LOG_DIR}" # etcd creates its own data dir with mode 0700
+	chmod 700 "${CLUSTER_DIR}"
+	gen_pki
+
+	local etcd_port peer_port api_port kcm_port ports
+	ports="$(free_ports 4)"
+	read -r etcd_port peer_port api_port kcm_port <<<"${ports}"
+	local server="https://127.0.0.1:${api_port}"
+	write_kubeconfig "${KUBECONFIG_PATH}" "${server}" switchboard-admin "${PKI_DIR}/admin.crt" "${PKI_DIR}/admin.key"
+	write_kubeconfig "${CLUSTER_DIR}/controller-manager.kubeconfig" "${server}" system:kube-controller-manager \
+		"${PKI_DIR}/controller-manager.crt" "${PKI_DIR}/controller-manager.key"
+
+	log "starting etcd ${ETCD_VERSION} on 127.0.0.1:${etcd_port}"
+	start_proc etcd "$(bin_path etcd)" \
+		--name=switchboard \
+		--data-dir="${CLUSTER_DIR}/etcd" \
+		--listen-client-urls="http://127.0.0.1:${etcd_port}" \
+		--advertise-client-urls="http://127.0.0.1:${etcd_port}" \
+		--listen-peer-urls="http://127.0.0.1:${peer_port}" \
+		--initial-advertise-peer-urls="http://127.0.0.1:${peer_port}" \
+		--initial-cluster="switchboard=http://127.0.0.1:${peer_port}" \
+		--initial-cluster-state=new \
+		--unsafe-no-fsync=true \
+		--log-level=warn
+
+	log "starting kube-apiserver ${KUBE_VERSION} on ${server}"
+	start_proc kube-apiserver "$(bin_path kube-apiserver)" \
+		--etcd-servers="http://127.0.0.1:${etcd_port}" \
+		--bind-address=127.0.0.1 \
+		--advertise-address=127.0.0.1 \
+		--secure-port="${api_port}" \
+		--cert-dir="${PKI_DIR}" \
+		--tls-cert-file="${PKI_DIR}/apiserver.crt" \
+		--tls-private-key-file="${PKI_DIR}/apiserver.key" \
+		--client-ca-file="${PKI_DIR}/ca.crt" \
+		--authorization-mode=Node,RBAC \
+		--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="${PKI_DIR}/sa.pub" \
+		--service-account-signing-key-file="${PKI_DIR}/sa.key" \
+		--service-cluster-ip-range=10.96.0.0/16 \
+		--allow-privileged=true \
+		--profiling=false
+
+	# The controller-manager must start after the apiserver has created the
+	# bootstrap RBAC roles, or it exits ("cannot get configmaps in kube-system").
+	DEADLINE=$((SECONDS + UP_TIMEOUT))
+	wait_until "kube-apiserver /readyz" apiserver_ready
+	log "starting kube-controller-manager ${KUBE_VERSION}"
+	start_proc kube-controller-manager "$(bin_path kube-controller-manager)" \
+		--kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
+		--authentication-kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
+		--authorization-kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
+		--bind-address=127.0.0.1 \
+		--secure-port="${kcm_port}" \
+		--cert-dir="${PKI_DIR}/controller-manager-serving" \
+		--controllers='*' \
+		--use-service-account-credentials=true \
+		--service-account-private-key-file="${PKI_DIR}/sa.key" \
+		--root-ca-file="${PKI_DIR}/ca.crt" \
+		--cluster-signing-cert-file="${PKI_DIR}/ca.crt" \
+		--cluster-signing-key-file="${PKI_DIR}/ca.key" \
+		--service-cluster-ip-range=10.96.0.0/16 \
+		--leader-elect=false \
+		--profiling=false
+
+	wait_ready "${t0}"
+}
+
+apiserver_ready() { [[ "$(kc get --raw /readyz 2>/dev/null)" == "ok" ]]; }
+
+DEADLINE=0
+wait_until() { # wait_until <description> <command...>: poll until DEADLINE
+	local what="$1" c
+	shift
+	while :; do
+		for c in "${COMPONENTS[@]}"; do
+			[[ -f "$(pid_file "${c}")" ]] || continue # not started yet
+			if ! comp_pid "${c}" >/dev/null; then
+				dump_logs
+				die "${c} exited during startup (logs in ${LOG_DIR}); run '$0 down' to clean up"
+			fi
+		done
+		"$@" && return 0
+		if ((SECONDS >= DEADLINE)); then
+			dump_logs
+			die "timed out after ${UP_TIMEOUT}s waiting for ${what} (logs in ${LOG_DIR}); run '$0 down' to clean up"
+		fi
+		sleep 0.25
+	done
+}
+
+wait_ready() { # wait_ready <start time>
+	((DEADLINE > 0)) || DEADLINE=$((SECONDS + UP_TIMEOUT))
+	wait_until "readiness (/readyz, namespace default, serviceaccount default/default)" healthy
+	log "up in $(elapsed "$1"): $(grep -m1 'server:' "${KUBECONFIG_PATH}" | awk '{print $2}')"
+	log "kubeconfig: ${KUBECONFIG_PATH}   (eval \"\$($0 env)\")"
+}
+
+cmd_down() {
+	local t0
+	t0="$(now)"
+	cluster_lock
+	stop_all
+	rm -rf "${CLUSTER_DIR}"
+	log "down in $(elapsed "${t0}") (removed ${CLUSTER_DIR})"
+}
+
+cmd_status() {
+	local c pid
+	for c in "${COMPONENTS[@]}"; do
+		if pid="$(comp_pid "${c}")"; then
+			echo "${c}: running (pid ${pid})"
+		else
+			echo "${c}: not running"
+		fi
+	done
+	if healthy; then
+		echo "status: up ($(grep -m1 'server:' "${KUBECONFIG_PATH}" | awk '{print $2}'), KUBECONFIG=${KUBECONFIG_PATH})"
+		return 0
+	fi
+	echo "status: down"
+	return 1
+}
+
+cmd_env() {
+	healthy || log "warning: control plane is not up (run: $0 up)"
+	printf 'export KUBECONFIG=%q\n' "${KUBECONFIG_PATH}"
+	printf 'export PATH=%q:"$PATH"\n' "$(dirname "$(bin_path helm)")"
+}
+
+main() {
+	local cmd="${1:-help}"
+	[[ $# -gt 0 ]] && shift
+	[[ $# -eq 0 ]] || { usage >&2; die "unexpected arguments: $*"; }
+	case "${cmd}" in
+	build) cmd_build ;;
+	up) cmd_up ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	help | -h | --help) usage ;;
+	*) usage >&2; die "unknown command: ${cmd}" ;;
+	esac
+}
+
+main "$@"
