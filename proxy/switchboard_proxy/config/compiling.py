@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,14 +48,17 @@ def compile(resources: Resources, *, now: datetime | None = None) -> RouterConfi
     return compilation.config
 
 
-def compile_leniently(resources: Resources, *, now: datetime | None = None) -> Compilation:
+def compile_leniently(
+    resources: Resources, *, now: datetime | None = None, rejected: Sequence[ConfigProblem] = ()
+) -> Compilation:
     """Compile what is valid, leave out resources with problems (and their dependants), report them all.
 
     `now` decides which sunsets have passed; None means "no sunset has passed yet" so that the result
-    depends on the resources alone.
+    depends on the resources alone. `rejected` are problems the caller found (the operator: a Secret that
+    does not exist, an object the models refused); the resources they name are left out like any other.
     """
-    index = ReferenceIndex.of(resources)
-    problems: list[ConfigProblem] = list(index.duplicates)
+    index = ReferenceIndex.of(resources, broken=frozenset(p.resource for p in rejected))
+    problems: list[ConfigProblem] = [*index.duplicates, *rejected]
     usable_endpoints = check_endpoints(index, problems)
     usable_policies = check_policies(index, usable_endpoints, problems)
     usable_routes = check_routes(index, usable_endpoints, usable_policies, problems)
@@ -124,7 +127,7 @@ def _conflicts_of(
     default_owner: str,
 ) -> Iterable[ConfigProblem]:
     def problem(path: str, message: str) -> ConfigProblem:
-        return ConfigProblem("ModelRoute", route.name, path, message)
+        return ConfigProblem("ModelRoute", route.name, path, message, reason="Conflict")
 
     if route.spec.default and default_owner:
         yield problem("spec.default", f"ModelRoute '{default_owner}' is already the default route")

@@ -21,6 +21,9 @@ class ConfigProblem:
     field_path: str
     message: str
     file: str = ""
+    reason: str = (
+        "Invalid"  # CamelCase, for status conditions: Invalid, RefNotFound, RefNotReady, Conflict...
+    )
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""

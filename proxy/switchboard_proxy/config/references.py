@@ -26,15 +26,20 @@ class ReferenceIndex:
     policies: dict[str, FallbackPolicy]
     routes: dict[str, ModelRoute]
     duplicates: list[ConfigProblem] = field(default_factory=list)
+    broken: frozenset[tuple[str, str]] = frozenset()  # (kind, name) that exist but were refused earlier
 
     @classmethod
-    def of(cls, resources: Resources) -> ReferenceIndex:
+    def of(cls, resources: Resources, *, broken: frozenset[tuple[str, str]] = frozenset()) -> ReferenceIndex:
+        """Index `resources`, leaving out those named in `broken` (they exist, but are not usable)."""
         duplicates: list[ConfigProblem] = []
         return cls(
-            endpoints=_by_name(resources.endpoints, duplicates),
-            policies=_by_name(resources.policies, duplicates),
-            routes=_by_name(resources.routes, duplicates),
+            endpoints=_by_name(
+                (r for r in resources.endpoints if (r.kind, r.name) not in broken), duplicates
+            ),
+            policies=_by_name((r for r in resources.policies if (r.kind, r.name) not in broken), duplicates),
+            routes=_by_name((r for r in resources.routes if (r.kind, r.name) not in broken), duplicates),
             duplicates=duplicates,
+            broken=broken,
         )
 
 
@@ -42,7 +47,11 @@ def _by_name(items: Iterable[ResourceT], duplicates: list[ConfigProblem]) -> dic
     found: dict[str, ResourceT] = {}
     for item in items:
         if item.name in found:
-            duplicates.append(ConfigProblem(item.kind, item.name, "metadata.name", "defined more than once"))
+            duplicates.append(
+                ConfigProblem(
+                    item.kind, item.name, "metadata.name", "defined more than once", reason="Duplicate"
+                )
+            )
         else:
             found[item.name] = item
     return found
@@ -56,7 +65,7 @@ def check_endpoints(index: ReferenceIndex, problems: list[ConfigProblem]) -> set
         if cycle:
             unusable[name] = "replacement cycle: " + " -> ".join(cycle)
         elif (replacement := _replacement_of(endpoint)) and replacement not in index.endpoints:
-            unusable[name] = f"replacement ModelEndpoint '{replacement}' not found"
+            unusable[name] = "replacement " + _endpoint_problem(replacement, index)
     # An endpoint replaced by an unusable one is unusable too; follow until nothing changes.
     changed = True
     while changed:
@@ -67,7 +76,7 @@ def check_endpoints(index: ReferenceIndex, problems: list[ConfigProblem]) -> set
                 unusable[name] = f"replacement ModelEndpoint '{replacement}' is not usable"
                 changed = True
     for name, reason in sorted(unusable.items()):
-        problems.append(ConfigProblem("ModelEndpoint", name, "spec.deprecation.replacement", reason))
+        problems.append(reference_problem("ModelEndpoint", name, "spec.deprecation.replacement", reason))
     return set(index.endpoints) - set(unusable)
 
 
@@ -97,7 +106,7 @@ def check_policies(
     usable: set[str] = set()
     for name, policy in index.policies.items():
         found = [
-            ConfigProblem("FallbackPolicy", name, f"spec.chain[{i}]", _endpoint_problem(e, index))
+            reference_problem("FallbackPolicy", name, f"spec.chain[{i}]", _endpoint_problem(e, index))
             for i, e in enumerate(policy.spec.chain)
             if e not in usable_endpoints
         ]
@@ -129,7 +138,7 @@ def _route_reference_problems(
     spec = route.spec
 
     def problem(path: str, message: str) -> ConfigProblem:
-        return ConfigProblem("ModelRoute", route.name, path, message)
+        return reference_problem("ModelRoute", route.name, path, message)
 
     yield from (problem(p, m) for p, m in _target_problems("spec.targets", spec.targets, index, endpoints))
     if spec.fallback_policy and spec.fallback_policy not in policies:
@@ -152,13 +161,24 @@ def _target_problems(
             yield f"{base}[{i}].endpoint", _endpoint_problem(target.endpoint, index)
 
 
+def reference_problem(kind: str, name: str, field_path: str, message: str) -> ConfigProblem:
+    """A problem with a reference; its reason says whether the target is missing, broken or circular."""
+    if "cycle" in message:
+        reason = "ReplacementCycle"
+    elif "not usable" in message:
+        reason = "RefNotReady"
+    else:
+        reason = "RefNotFound"
+    return ConfigProblem(kind, name, field_path, message, reason=reason)
+
+
 def _endpoint_problem(name: str, index: ReferenceIndex) -> str:
-    if name in index.endpoints:
+    if name in index.endpoints or ("ModelEndpoint", name) in index.broken:
         return f"ModelEndpoint '{name}' is not usable (see its status)"
     return f"ModelEndpoint '{name}' not found"
 
 
 def _policy_problem(name: str, index: ReferenceIndex) -> str:
-    if name in index.policies:
+    if name in index.policies or ("FallbackPolicy", name) in index.broken:
         return f"FallbackPolicy '{name}' is not usable (see its status)"
     return f"FallbackPolicy '{name}' not found"

@@ -1,0 +1,100 @@
+"""Kopf handlers only: each one hands its namespace to `Reconciler.reconcile_namespace`.
+
+- create/update/delete/resume of any ModelEndpoint, FallbackPolicy or ModelRoute (delete without a
+  finalizer: nothing needs cleaning up that the garbage collector does not already remove);
+- events of Secrets that some endpoint references (a rotated key reaches switchboard-credentials);
+- a background task that reconciles a namespace when one of its sunsets passes (Kopf timers would put a
+  finalizer on every endpoint; one loop does not).
+API hiccups become `kopf.TemporaryError`, so Kopf retries after a delay; bad specs never raise, they
+become status conditions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from switchboard_proxy.config import GROUP, VERSION
+
+from .kube import Kube, KubeUnavailable, load_client
+from .objects import PLURALS
+from .reconciling import Reconciler
+from .scheduling import SunsetSchedule
+
+log = logging.getLogger("switchboard.operator")
+RETRY_DELAY_SECONDS = 5
+
+
+def reconcile(namespace: str, memo: Any) -> None:
+    """Reconcile one namespace; remember its referenced Secrets and next sunset for the other handlers."""
+    reconciler: Reconciler = memo.reconciler
+    try:
+        desired = reconciler.reconcile_namespace(namespace, now=datetime.now(UTC))
+    except KubeUnavailable as exc:
+        raise kopf.TemporaryError(f"namespace {namespace}: {exc}", delay=RETRY_DELAY_SECONDS) from None
+    memo.secrets[namespace] = desired.referenced_secrets
+    memo.sunsets.remember(namespace, desired.next_sunset)
+
+
+def _register(plural: str) -> None:
+    @kopf.on.resume(GROUP, VERSION, plural, id=f"resume-{plural}")
+    @kopf.on.create(GROUP, VERSION, plural, id=f"create-{plural}")
+    @kopf.on.update(GROUP, VERSION, plural, id=f"update-{plural}")
+    @kopf.on.delete(GROUP, VERSION, plural, id=f"delete-{plural}", optional=True)
+    def on_change(*, namespace: str | None, memo: Any, **_: Any) -> None:
+        if namespace:
+            reconcile(namespace, memo)
+
+
+for _plural in PLURALS.values():
+    _register(_plural)
+
+
+def _is_referenced(*, name: str, namespace: str | None, memo: Any, **_: Any) -> bool:
+    return name in memo.secrets.get(namespace, set())
+
+
+@kopf.on.event("", "v1", "secrets", when=_is_referenced)
+def on_secret(*, namespace: str | None, memo: Any, **_: Any) -> None:
+    if namespace:
+        reconcile(namespace, memo)
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    # Handler progress in annotations, never in status (the CRDs' status schema is ours), and no Kopf
+    # Events: the operator posts its own, meaningful ones.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="switchboard.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="switchboard.dev")
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 270
+    settings.execution.max_workers = 4
+    memo.reconciler = Reconciler(Kube(load_client()))
+    memo.secrets = {}
+    memo.sunsets = SunsetSchedule()
+    memo.sunset_task = asyncio.create_task(_sunset_loop(memo))
+
+
+@kopf.on.cleanup()
+async def stop(memo: Any, **_: Any) -> None:
+    task = getattr(memo, "sunset_task", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _sunset_loop(memo: Any) -> None:
+    """Recompile a namespace when one of its endpoints reaches its sunset."""
+    while True:
+        await asyncio.sleep(memo.sunset_check_seconds)
+        for namespace in memo.sunsets.due(datetime.now(UTC)):
+            log.info("namespace %s: a sunset has passed; moving traffic to replacements", namespace)
+            try:
+                await asyncio.to_thread(reconcile, namespace, memo)
+            except kopf.TemporaryError as exc:
+                log.warning("%s; will retry", exc)
+                memo.sunsets.remember(namespace, datetime.now(UTC))

@@ -1,0 +1,79 @@
+"""`switchboard-operator`: flags -> settings -> Kopf, watching one namespace, several, or all of them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import kopf
+
+from .settings import OperatorSettings
+
+EPILOG = """examples:
+  switchboard-operator --all-namespaces
+  switchboard-operator --namespace team-a --namespace team-b --liveness-port 8080
+
+The Kubernetes connection comes from the pod's service account, or $KUBECONFIG / ~/.kube/config.
+For each namespace it compiles ModelEndpoint, FallbackPolicy and ModelRoute resources into ConfigMap
+switchboard-config (config.json) and Secret switchboard-credentials, and reports problems in status.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard-operator",
+        description="Switchboard operator (Kopf): compiles Switchboard resources into per-namespace "
+        "sidecar config.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scope = parser.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--namespace", action="append", default=[], metavar="NS", help="watch this namespace (repeatable)"
+    )
+    scope.add_argument("--all-namespaces", action="store_true", help="watch every namespace")
+    parser.add_argument("--liveness-port", type=int, default=8080, help="port of GET /healthz (default 8080)")
+    parser.add_argument(
+        "--sunset-check-seconds",
+        type=float,
+        default=10.0,
+        help="how often to look for sunsets that passed (default 10)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
+    args = build_parser().parse_args(argv)
+    return OperatorSettings(
+        namespaces=tuple(args.namespace),
+        all_namespaces=args.all_namespaces,
+        liveness_port=args.liveness_port,
+        sunset_check_seconds=args.sunset_check_seconds,
+        log_level=args.log_level,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = settings_from_args(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    kopf.configure(verbose=settings.log_level == "debug")
+    from . import handlers  # noqa: F401  (registers the handlers with Kopf's default registry)
+
+    memo = kopf.Memo(sunset_check_seconds=settings.sunset_check_seconds)
+    kopf.run(
+        clusterwide=settings.all_namespaces,
+        namespaces=list(settings.namespaces),
+        liveness_endpoint=f"http://0.0.0.0:{settings.liveness_port}/healthz",
+        memo=memo,
+        standalone=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
