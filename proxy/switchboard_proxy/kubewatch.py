@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .reloading import ConfigWatcher
 from .settings import ProxySettings
@@ -28,6 +29,10 @@ SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 CONFIG_KEY = "config.json"
 WATCH_SECONDS = 240  # the API server ends watches anyway; reconnecting regularly keeps proxies honest
 MAX_BACKOFF_SECONDS = 30.0
+# A watch event is one JSON line holding the whole ConfigMap (up to 1 MiB of data, more once escaped).
+# aiohttp refuses lines over twice its read buffer (128 KiB by default): a config bigger than that would
+# kill the watch, so the buffer is sized for the largest possible event.
+READ_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def api_base(settings: ProxySettings) -> str:
@@ -61,29 +66,41 @@ async def watch_configmap(
 ) -> None:
     """List then watch the ConfigMap forever (until cancelled), reconnecting with capped backoff."""
     namespace, name = settings.watch_configmap.split("/", 1)
-    base = f"{api_base(settings)}/api/v1/namespaces/{quote(namespace)}/configmaps"
+    try:
+        base = f"{api_base(settings)}/api/v1/namespaces/{quote(namespace)}/configmaps"
+    except RuntimeError as exc:
+        log.error("ConfigMap watch %s is off: %s", settings.watch_configmap, exc)
+        return
     context = _ssl_context(settings)
     backoff = 1.0
-    while True:
-        try:
-            version = await _get(session, f"{base}/{quote(name)}", settings, context, watcher)
-            watcher.api_is_authoritative = True
-            backoff = 1.0
-            await _watch(
-                session, f"{base}?fieldSelector=metadata.name%3D{quote(name)}", version, settings, watcher
-            )
-        except asyncio.CancelledError:
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, RuntimeError) as exc:
-            watcher.api_is_authoritative = False
-            log.warning(
-                "ConfigMap watch %s failed (%s); mounted file is the source; retrying in %.0fs",
-                settings.watch_configmap,
-                exc,
-                backoff,
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+    try:
+        while True:
+            try:
+                version = await _get(session, f"{base}/{quote(name)}", settings, context, watcher)
+                watcher.api_is_authoritative = True
+                backoff = 1.0
+                await _watch(
+                    session, f"{base}?fieldSelector=metadata.name%3D{quote(name)}", version, settings, watcher
+                )
+            except (
+                aiohttp.ClientError,
+                HttpProcessingError,
+                OSError,
+                TimeoutError,
+                ValueError,
+                RuntimeError,
+            ) as exc:
+                watcher.api_is_authoritative = False
+                log.warning(
+                    "ConfigMap watch %s failed (%s); mounted file is the source; retrying in %.0fs",
+                    settings.watch_configmap,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+    finally:
+        watcher.api_is_authoritative = False  # however the watch ends, the mounted file takes over again
 
 
 async def _get(
@@ -115,7 +132,12 @@ async def _watch(
     timeout = aiohttp.ClientTimeout(total=WATCH_SECONDS + 30, sock_read=WATCH_SECONDS + 30)
     headers = _auth_headers(settings)
     async with session.get(
-        url, params=params, headers=headers, ssl=_ssl_context(settings), timeout=timeout
+        url,
+        params=params,
+        headers=headers,
+        ssl=_ssl_context(settings),
+        timeout=timeout,
+        read_bufsize=READ_BUFFER_BYTES,
     ) as response:
         if response.status != 200:
             raise RuntimeError(f"watch ConfigMap: HTTP {response.status}")

@@ -15,13 +15,14 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .accounting import metrics
 from .config import (
     ConfigError,
+    ConfigProblem,
     RouterConfig,
     compile,
     load_resources,
@@ -65,6 +66,11 @@ class ConfigWatcher:
         self.api_is_authoritative = False  # set by the ConfigMap watch while it is connected
         holder.source = settings.source
 
+    def load_initial(self) -> str:
+        """The first load, at start; the poll loop then looks only for changes after it."""
+        self._seen = self.fingerprint()  # taken before reading: a write meanwhile is seen by the poll
+        return self.reload()
+
     def request_reload(self) -> None:
         """SIGHUP: reload at the next turn of the loop, whether or not files changed."""
         self._seen = None
@@ -93,18 +99,22 @@ class ConfigWatcher:
         loaded = load_resources(self.settings.resource_paths)
         if loaded.problems:
             raise ConfigError(loaded.problems)
+        if not loaded.documents:
+            # An empty directory or a half-written file: keep serving the last good config.
+            where = ", ".join(str(p) for p in self.settings.resource_paths)
+            raise ConfigError([ConfigProblem("", "", "", f"no Switchboard resources found in {where}")])
         return compile(loaded.resources, now=datetime.now(UTC))
 
     def reload(self, *, config: RouterConfig | None = None, source: str = "") -> str:
         """One reload; returns its result: applied, unchanged or error."""
         try:
             new = config if config is not None else self.load_from_source()
+            problems = reference_problems(new)
+            if problems:
+                raise ConfigError(problems)
             current = self.holder.table
-            if (
-                current is not None
-                and current.config.version == new.version
-                and not self._credentials_changed()
-            ):
+            if current is not None and current.config == new and not self._credentials_changed():
+                self._succeeded()
                 metrics.CONFIG_RELOADS.labels("unchanged").inc()
                 return "unchanged"
             table = RoutingTable.build(
@@ -114,11 +124,13 @@ class ConfigWatcher:
             return self._refuse("; ".join(str(p) for p in exc.problems) or str(exc))
         except (OSError, ValueError) as exc:
             return self._refuse(f"cannot load config: {exc}")
+        if current is not None and current.config.version == new.version and current.config != new:
+            log.warning("config content changed but its version %s did not; applying it anyway", new.version)
         self.holder.table = table  # the swap: requests already running keep their own reference
         self._credentials_seen = self.credentials.fingerprint()
         self.holder.applied += 1
+        self._succeeded()
         metrics.CONFIG_RELOADS.labels("applied").inc()
-        metrics.CONFIG_ERROR.set(0)
         metrics.set_config_version(new.version)
         log.info(
             "serving config %s from %s (%d routes, %d endpoints)",
@@ -139,6 +151,12 @@ class ConfigWatcher:
 
     def _credentials_changed(self) -> bool:
         return self._credentials_seen != self.credentials.fingerprint()
+
+    def _succeeded(self) -> None:
+        """The newest config is good (new or the same as served): nothing is refused any more."""
+        self.holder.last_error = ""
+        self.holder.last_error_at = 0.0
+        metrics.CONFIG_ERROR.set(0)
 
     def _refuse(self, reason: str) -> str:
         self.holder.last_error = reason
@@ -162,3 +180,42 @@ class ConfigWatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+
+
+def reference_problems(config: RouterConfig) -> list[ConfigProblem]:
+    """Names in a compiled config that point nowhere; pydantic checks shapes, not references.
+
+    compile() never writes such a config, but a hand-edited or corrupted file can hold one, and a request
+    must never be the first to find out (as a KeyError in the planner).
+    """
+    endpoints, routes = config.endpoints, config.routes
+    wanted: list[tuple[str, str, Mapping[str, object]]] = []  # (field path, name, where it must exist)
+    for key, endpoint in endpoints.items():
+        wanted.append((f"endpoints.{key}.name", endpoint.name, {key: endpoint}))
+        if endpoint.replacement:
+            wanted.append((f"endpoints.{key}.replacement", endpoint.replacement, endpoints))
+    for key, route in routes.items():
+        wanted.append((f"routes.{key}.name", route.name, {key: route}))
+        for index, variant in enumerate(route.variants):
+            where = f"routes.{key}.variants[{index}]"
+            wanted += [(f"{where}.targets", t.endpoint, endpoints) for t in variant.targets]
+            wanted += [(f"{where}.policy.chain", name, endpoints) for name in variant.policy.chain]
+        if route.shadow:
+            wanted.append((f"routes.{key}.shadow.endpoint", route.shadow.endpoint, endpoints))
+    if config.default_route:
+        wanted.append(("default_route", config.default_route, routes))
+    wanted += [(f"task_routes.{task}", name, routes) for task, name in config.task_routes.items()]
+    wanted += [(f"model_routes.{model}", name, routes) for model, name in config.model_routes.items()]
+    problems = [
+        ConfigProblem("", "", path, f"'{name}' does not match its entry", reason="RefNotFound")
+        if path.endswith(".name")
+        else ConfigProblem("", "", path, f"'{name}' does not exist", reason="RefNotFound")
+        for path, name, known in wanted
+        if name not in known
+    ]
+    problems += [
+        ConfigProblem("", "", f"routes.{key}.variants", "a route needs at least one variant")
+        for key, route in routes.items()
+        if not route.variants
+    ]
+    return problems

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .accounting.budgets import RouteSpend
 from .config import EndpointConfig, RouterConfig
 from .execution.breaker import CircuitBreaker
 from .execution.limits import ConcurrencyLimit, RetryBudget, TokenBucket
@@ -135,6 +136,7 @@ class RoutingTable:
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
     stopped_variants: set[tuple[str, str]] = field(default_factory=set)
+    spend: dict[str, RouteSpend] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -171,11 +173,33 @@ class RoutingTable:
             )
         stopped = {key for key in previous.stopped_variants if key[0] in config.routes} if previous else set()
         return cls(
-            config=config, endpoints=endpoints, retry_budgets=budgets, source=source, stopped_variants=stopped
+            config=config,
+            endpoints=endpoints,
+            retry_budgets=budgets,
+            source=source,
+            stopped_variants=stopped,
+            spend=_carry_spend(config, previous.spend if previous else {}),
         )
 
     def state(self) -> RouterState:
         """The planner's view of this table's live state."""
         return RouterState(
-            endpoints=LiveStates(self.endpoints), stopped_variants=frozenset(self.stopped_variants)
+            endpoints=LiveStates(self.endpoints),
+            spent_routes=frozenset(name for name, spend in self.spend.items() if spend.is_spent),
+            stopped_variants=frozenset(self.stopped_variants),
         )
+
+
+def _carry_spend(config: RouterConfig, previous: Mapping[str, RouteSpend]) -> dict[str, RouteSpend]:
+    """One RouteSpend per route with a budget; a reload keeps what the route spent in this window."""
+    spend = {}
+    for name, route in config.routes.items():
+        if route.budget is None:
+            continue
+        kept = previous.get(name)
+        if kept is None:
+            kept = RouteSpend(route.budget)
+        else:
+            kept.reconfigure(route.budget)
+        spend[name] = kept
+    return spend

@@ -7,7 +7,9 @@ file that a failing test can print, and a TERM-then-KILL stop that never hangs.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +24,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(sys.executable).parent
+# Process output of one test session, removed when the session's interpreter exits.
+LOG_DIR = Path(tempfile.mkdtemp(prefix="switchboard-test-logs-"))
+atexit.register(shutil.rmtree, LOG_DIR, True)
 
 
 def free_port() -> int:
@@ -94,7 +99,9 @@ def start_process(
 
     Raises RuntimeError with the process's output when it exits early or never becomes ready.
     """
-    log_file = tempfile.NamedTemporaryFile(prefix="switchboard-proc-", suffix=".log", delete=False)  # noqa: SIM115 - the child writes to it for its whole life
+    log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the child writes to it for its whole life
+        prefix="proc-", suffix=".log", delete=False, dir=LOG_DIR
+    )
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     popen = subprocess.Popen(
         list(argv),

@@ -14,11 +14,11 @@ import re
 import signal
 import uuid
 from collections.abc import AsyncIterator
-from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine, InvalidHeader, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
@@ -59,7 +59,7 @@ def build_app(settings: ProxySettings) -> web.Application:
     watcher = ConfigWatcher(settings, holder)
     app[SETTINGS], app[CONFIG], app[WATCHER] = settings, holder, watcher
     app[RECENT], app[GUARDRAILS] = RecentRequests(), Guardrails()
-    watcher.reload()
+    watcher.load_initial()
     metrics.LIVE_STATE.source = lambda: holder.table
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_config_watch)
@@ -111,23 +111,39 @@ async def _config_watch(app: web.Application) -> AsyncIterator[None]:
 
 
 class _JsonErrorRequestHandler(RequestHandler):
-    """Answers HTTP the parser refused (oversized headers, bad request lines) in the OpenAI error shape."""
+    """Answers HTTP the parser refused (oversized headers, bad request lines) in the OpenAI error shape.
+
+    aiohttp would log such a request with a traceback and answer with the offending bytes quoted; a
+    header may carry a credential, so neither the log line nor the answer repeats anything the client sent.
+    """
 
     def handle_error(
         self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs, and refuses if a response already started
-        text = "internal error" if status == 500 else (message or HTTPStatus(status).phrase)
-        body = error_body(
-            status,
-            message=text,
-            type_="invalid_request_error" if status < 500 else "internal_error",
-            code="bad_request" if status < 500 else "internal_error",
-            param=None,
-        )
+        if status >= 500:
+            super().handle_error(request, status, exc, message)  # a bug: logged with its traceback
+            text, type_, code = "internal error", "internal_error", "internal_error"
+        else:
+            if request.writer.output_size > 0:  # a response already started: nothing else can be sent
+                raise ConnectionError("response already started; cannot send the parser error")
+            status, text = _parser_error(exc)
+            log.warning("refused malformed HTTP from %s: %s (%d)", request.remote, type(exc).__name__, status)
+            type_, code = "invalid_request_error", "bad_request"
+        body = error_body(status, message=text, type_=type_, code=code, param=None)
         response = web.Response(status=status, body=body, content_type="application/json")
         response.force_close()
         return response
+
+
+def _parser_error(exc: BaseException | None) -> tuple[int, str]:
+    """Status and our own words for a request the HTTP parser refused."""
+    if isinstance(exc, LineTooLong):
+        return 431, "a request header or the request line is too large"
+    if isinstance(exc, InvalidHeader):
+        return 400, "a request header is malformed"
+    if isinstance(exc, BadStatusLine):
+        return 400, "the request line is malformed"
+    return 400, "malformed HTTP request"
 
 
 class _JsonErrorServer(Server):

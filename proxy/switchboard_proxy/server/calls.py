@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from ..accounting import metrics
 from ..execution.executor import Execution, execute
 from ..execution.upstreams import Call
 from ..execution.upstreams.base import FORWARDED_HEADERS
@@ -52,10 +53,12 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
         raise NotFound(exc.message, code="model_not_found", param="model") from None
     exchange.plan = decision
     if decision.refusal == "budget-exhausted":
+        metrics.SHED.labels(decision.route.name, decision.priority, "budget").inc()
+        spend = table.spend.get(decision.route.name)
         raise RateLimited(
             f"route '{decision.route.name}' has spent its budget for this window",
             code="budget_exhausted",
-            retry_after=60,
+            retry_after=spend.seconds_left() if spend is not None else 60,
         )
     forwarded = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     exchange.call = Call(api, body, body.get("stream") is True, forwarded, exchange.request_id)

@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ..accounting import metrics
+from ..runtime import RoutingTable
 from .errors import BadRequest, NotFound
 from .state import CONFIG, RECENT
 
@@ -53,10 +54,25 @@ async def config_status(request: web.Request) -> web.Response:
             "loaded_at": _iso(table.loaded_at) if table else None,
             "routes": sorted(table.config.routes) if table else [],
             "reloads": {"applied": holder.applied, "refused": holder.refused},
+            "budgets": _budgets(table) if table else {},
             "last_error": holder.last_error or None,
             "last_error_at": _iso(holder.last_error_at) if holder.last_error_at else None,
         }
     )
+
+
+def _budgets(table: RoutingTable) -> dict[str, Any]:
+    """Spend of each route with a budget in its current window."""
+    return {
+        name: {
+            "spent_usd": round(spend.spent_usd, 8),
+            "usd": spend.budget.usd,
+            "window_seconds": spend.budget.window_seconds,
+            "action": spend.budget.action,
+            "exhausted": spend.is_spent,
+        }
+        for name, spend in sorted(table.spend.items())
+    }
 
 
 async def endpoints_status(request: web.Request) -> web.Response:

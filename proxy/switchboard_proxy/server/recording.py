@@ -68,6 +68,9 @@ def _record_served(exchange: Exchange, route: str, variant: str) -> None:
             metrics.TOKENS.labels(route, endpoint, kind).inc(count)
     if exchange.cost_usd:
         metrics.COST.labels(route, variant, endpoint).inc(exchange.cost_usd)
+        spend = exchange.table.spend.get(route)
+        if spend is not None:
+            spend.add(exchange.cost_usd)
     if exchange.ttft_seconds is not None:
         metrics.TTFT.labels(route, endpoint).observe(exchange.ttft_seconds)
     if exchange.finish_reason:
@@ -106,6 +109,7 @@ def _log(exchange: Exchange, status: int, route: str, variant: str, duration: fl
         "status": status,
         "route": route,
         "variant": variant,
+        "priority": exchange.plan.priority if exchange.plan else None,
         "endpoint": exchange.endpoint,
         "attempts": outcome.sent if outcome else 0,
         "outcomes": [f"{r.endpoint}:{r.outcome}" for r in outcome.records] if outcome else [],
