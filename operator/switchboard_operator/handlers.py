@@ -20,10 +20,12 @@ import kopf
 
 from switchboard_proxy.config import GROUP, VERSION
 
+from .injection import INJECT_LABEL, InjectionSettings, inject_sidecar
 from .kube import Kube, KubeUnavailable, load_client
 from .objects import PLURALS
 from .reconciling import Reconciler
 from .scheduling import SunsetSchedule
+from .settings import OperatorSettings
 
 log = logging.getLogger("switchboard.operator")
 RETRY_DELAY_SECONDS = 5
@@ -73,6 +75,17 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.posting.enabled = False
     settings.watching.server_timeout = 270
     settings.execution.max_workers = 4
+    operator: OperatorSettings | None = getattr(memo, "settings", None)
+    if operator is not None and operator.webhook_port:
+        settings.admission.server = kopf.WebhookServer(
+            addr="0.0.0.0",
+            port=operator.webhook_port,
+            host=operator.webhook_host,
+            certfile=operator.webhook_cert or None,
+            pkeyfile=operator.webhook_key or None,
+            cafile=operator.webhook_ca or None,
+        )
+        settings.admission.managed = "switchboard.dev"
     memo.reconciler = Reconciler(Kube(load_client()))
     memo.secrets = {}
     memo.sunsets = SunsetSchedule()
@@ -98,3 +111,23 @@ async def _sunset_loop(memo: Any) -> None:
             except kopf.TemporaryError as exc:
                 log.warning("%s; will retry", exc)
                 memo.sunsets.remember(namespace, datetime.now(UTC))
+
+
+def register_injection(settings: OperatorSettings) -> None:
+    """The mutating webhook for labelled pods (registered only when --webhook-port is given)."""
+    injection = InjectionSettings(image=settings.sidecar_image)
+
+    @kopf.on.mutate(
+        "", "v1", "pods", id="inject-sidecar", operations=["CREATE"], labels={INJECT_LABEL: "true"}
+    )
+    def inject(*, body: Any, patch: Any, **_: Any) -> None:
+        pod = {"metadata": dict(body.get("metadata", {})), "spec": dict(body.get("spec", {}))}
+        injected = inject_sidecar(pod, injection)
+        if injected is pod:
+            return
+        spec, metadata = injected["spec"], injected["metadata"]
+        # Kopf turns this merge-style patch into the admission JSON Patch: lists are replaced whole.
+        patch.spec["initContainers"] = spec["initContainers"]
+        patch.spec["volumes"] = spec["volumes"]
+        patch.spec["containers"] = spec["containers"]
+        patch.metadata["annotations"] = metadata["annotations"]

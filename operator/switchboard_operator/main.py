@@ -42,6 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often to look for sunsets that passed (default 10)",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    webhook = parser.add_argument_group(
+        "sidecar injection webhook (pods labelled switchboard.dev/inject=true)"
+    )
+    webhook.add_argument(
+        "--webhook-port", type=int, default=0, help="serve the mutating webhook here (0: off)"
+    )
+    webhook.add_argument(
+        "--webhook-host",
+        default="127.0.0.1",
+        help="host name the API server uses to reach the webhook (default 127.0.0.1)",
+    )
+    webhook.add_argument("--webhook-cert", default="", help="serving certificate (PEM) for that host")
+    webhook.add_argument("--webhook-key", default="", help="its private key (PEM)")
+    webhook.add_argument(
+        "--webhook-ca", default="", help="CA bundle the API server trusts the certificate with"
+    )
+    webhook.add_argument(
+        "--sidecar-image", default=OperatorSettings.sidecar_image, help="image of the injected proxy"
+    )
     return parser
 
 
@@ -53,6 +72,12 @@ def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
         liveness_port=args.liveness_port,
         sunset_check_seconds=args.sunset_check_seconds,
         log_level=args.log_level,
+        webhook_port=args.webhook_port,
+        webhook_host=args.webhook_host,
+        webhook_cert=args.webhook_cert,
+        webhook_key=args.webhook_key,
+        webhook_ca=args.webhook_ca,
+        sidecar_image=args.sidecar_image,
     )
 
 
@@ -62,9 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     kopf.configure(verbose=settings.log_level == "debug")
-    from . import handlers  # noqa: F401  (registers the handlers with Kopf's default registry)
+    from . import handlers  # registers the handlers with Kopf's default registry
 
-    memo = kopf.Memo(sunset_check_seconds=settings.sunset_check_seconds)
+    if settings.webhook_port:
+        handlers.register_injection(settings)
+    memo = kopf.Memo(sunset_check_seconds=settings.sunset_check_seconds, settings=settings)
     kopf.run(
         clusterwide=settings.all_namespaces,
         namespaces=list(settings.namespaces),

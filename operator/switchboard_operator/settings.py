@@ -14,3 +14,9 @@ class OperatorSettings:
     liveness_port: int = 8080
     sunset_check_seconds: float = 10.0
     log_level: str = "info"
+    webhook_port: int = 0  # 0: no sidecar-injection webhook
+    webhook_host: str = "127.0.0.1"  # how the API server reaches the webhook (a Service name in a cluster)
+    webhook_cert: str = ""  # PEM files; a cluster gets them from cert-manager or the chart
+    webhook_key: str = ""
+    webhook_ca: str = ""
+    sidecar_image: str = "ghcr.io/switchboard-dev/switchboard:0.1.0"

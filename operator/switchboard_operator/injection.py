@@ -1,0 +1,122 @@
+"""`inject_sidecar(pod, settings)`: the pod with the Switchboard sidecar added (pure; the webhook applies it).
+
+For pods labelled `switchboard.dev/inject: "true"`:
+- the proxy as a native sidecar (an init container with `restartPolicy: Always`, first, so it is ready
+  before the app starts and stops after it), with a restricted security context, readiness on /readyz,
+  liveness on /healthz, and modest resources;
+- the ConfigMap and the credentials Secret as read-only volumes (optional, so a pod created before the
+  operator's first reconcile still starts; the sidecar then reports not ready until a config appears);
+- `--watch-configmap` so changes arrive in seconds rather than at the kubelet's next sync;
+- `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` pointing at the sidecar for every app container that does not
+  set them itself.
+Injecting twice changes nothing: a pod that already has the sidecar is returned as it is.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from .objects import CONFIG_MAP, CREDENTIALS_SECRET
+
+SIDECAR_NAME = "switchboard-proxy"
+INJECT_LABEL = "switchboard.dev/inject"
+INJECTED_ANNOTATION = "switchboard.dev/injected"
+CONFIG_DIR = "/etc/switchboard/config"
+CREDENTIALS_DIR = "/etc/switchboard/credentials"
+
+
+@dataclass(frozen=True)
+class InjectionSettings:
+    """What the injected sidecar looks like."""
+
+    image: str = "ghcr.io/switchboard-dev/switchboard:0.1.0"
+    port: int = 8787
+    cpu_request: str = "50m"
+    memory_request: str = "64Mi"
+    memory_limit: str = "256Mi"
+
+
+def wants_injection(pod: dict[str, Any]) -> bool:
+    return str((pod.get("metadata") or {}).get("labels", {}).get(INJECT_LABEL, "")).lower() == "true"
+
+
+def is_injected(pod: dict[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    return any(c.get("name") == SIDECAR_NAME for c in spec.get("initContainers") or [])
+
+
+def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/readyz", "port": settings.port}, "periodSeconds": 2, "failureThreshold": 3}
+    return {
+        "name": SIDECAR_NAME,
+        "image": settings.image,
+        "restartPolicy": "Always",
+        "args": [
+            "--config",
+            f"{CONFIG_DIR}/config.json",
+            "--credentials-dir",
+            CREDENTIALS_DIR,
+            "--watch-configmap",
+            f"$(POD_NAMESPACE)/{CONFIG_MAP}",
+            "--port",
+            str(settings.port),
+        ],
+        "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+        "ports": [{"name": "switchboard", "containerPort": settings.port, "protocol": "TCP"}],
+        "readinessProbe": probe,
+        "livenessProbe": {
+            **probe,
+            "httpGet": {"path": "/healthz", "port": settings.port},
+            "periodSeconds": 10,
+        },
+        "resources": {
+            "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
+            "limits": {"memory": settings.memory_limit},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "switchboard-config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "switchboard-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True},
+        ],
+    }
+
+
+def _volumes() -> list[dict[str, Any]]:
+    return [
+        {"name": "switchboard-config", "configMap": {"name": CONFIG_MAP, "optional": True}},
+        {"name": "switchboard-credentials", "secret": {"secretName": CREDENTIALS_SECRET, "optional": True}},
+    ]
+
+
+def _app_env(settings: InjectionSettings) -> list[dict[str, str]]:
+    base = f"http://127.0.0.1:{settings.port}"
+    return [{"name": "OPENAI_BASE_URL", "value": f"{base}/v1"}, {"name": "ANTHROPIC_BASE_URL", "value": base}]
+
+
+def inject_sidecar(pod: dict[str, Any], settings: InjectionSettings) -> dict[str, Any]:
+    """A copy of `pod` with the sidecar, volumes and base URLs added (unchanged if already injected)."""
+    if is_injected(pod):
+        return pod
+    result = copy.deepcopy(pod)
+    spec = result.setdefault("spec", {})
+    spec["initContainers"] = [sidecar_container(settings), *(spec.get("initContainers") or [])]
+    taken = {v.get("name") for v in spec.get("volumes") or []}
+    spec["volumes"] = [*(spec.get("volumes") or []), *(v for v in _volumes() if v["name"] not in taken)]
+    for container in spec.get("containers") or []:
+        present = {e.get("name") for e in container.get("env") or []}
+        container["env"] = [
+            *(container.get("env") or []),
+            *(e for e in _app_env(settings) if e["name"] not in present),
+        ]
+    metadata = result.setdefault("metadata", {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), INJECTED_ANNOTATION: "true"}
+    return result
