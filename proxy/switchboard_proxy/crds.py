@@ -3,7 +3,8 @@
 The pydantic spec models in `switchboard_proxy.config` carry every description, enum, range, default and
 CEL rule once; this module turns their JSON schema into structural openAPIV3Schema (inlined `$ref`s, no
 `anyOf` for optional fields, OpenAPI 3.0 `exclusiveMinimum`, `default: {}` on nested objects so the API
-server applies nested defaults) and adds status, printer columns and names. `crds/*.yaml` is the output,
+server applies nested defaults, written out in full because CEL rules are checked against them) and adds
+status, printer columns and names. `crds/*.yaml` is the output,
 committed; tests/unit/config/test_crds.py fails when it is stale (`make crds` rewrites it).
 
 `strict_validator()` gives the jsonschema validator that `switchboard validate` uses: the CRD schema plus
@@ -27,7 +28,7 @@ from .config.spec_base import NAME_PATTERN
 _DROPPED_KEYS = {"title", "additionalProperties"}
 _READY = '.status.conditions[?(@.type=="Ready")].status'
 
-PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
+PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
     "ModelEndpoint": [
         {"name": "Provider", "type": "string", "jsonPath": ".spec.provider"},
         {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
@@ -37,14 +38,14 @@ PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
             "type": "string",
             "jsonPath": '.status.conditions[?(@.type=="Deprecated")].status',
         },
-        {"name": "Sunset", "type": "date", "jsonPath": ".spec.deprecation.sunset", "priority": "1"},
-        {"name": "URL", "type": "string", "jsonPath": ".spec.url", "priority": "1"},
+        {"name": "Sunset", "type": "date", "jsonPath": ".spec.deprecation.sunset", "priority": 1},
+        {"name": "URL", "type": "string", "jsonPath": ".spec.url", "priority": 1},
     ],
     "FallbackPolicy": [
         {"name": "Chain", "type": "string", "jsonPath": ".spec.chain"},
         {"name": "Degraded", "type": "string", "jsonPath": ".spec.degraded.mode"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
-        {"name": "Triggers", "type": "string", "jsonPath": ".spec.on", "priority": "1"},
+        {"name": "Triggers", "type": "string", "jsonPath": ".spec.on", "priority": 1},
     ],
     "ModelRoute": [
         {"name": "Tasks", "type": "string", "jsonPath": ".spec.match.taskTypes"},
@@ -52,8 +53,8 @@ PRINTER_COLUMNS: dict[str, list[dict[str, str]]] = {
         {"name": "Strategy", "type": "string", "jsonPath": ".spec.strategy"},
         {"name": "Policy", "type": "string", "jsonPath": ".spec.fallbackPolicy"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
-        {"name": "Experiment", "type": "string", "jsonPath": ".spec.experiment.name", "priority": "1"},
-        {"name": "Config", "type": "string", "jsonPath": ".status.configVersion", "priority": "1"},
+        {"name": "Experiment", "type": "string", "jsonPath": ".spec.experiment.name", "priority": 1},
+        {"name": "Config", "type": "string", "jsonPath": ".status.configVersion", "priority": 1},
     ],
 }
 
@@ -67,7 +68,11 @@ class _CrdJsonSchema(GenerateJsonSchema):
             return super().default_schema(schema)
         value = factory()  # type: ignore[call-arg]
         inner = self.generate_inner(schema["schema"])
-        return {**inner, "default": {} if isinstance(value, BaseModel) else value}
+        # A nested object's default is written out in full: the API server checks CEL rules against the
+        # default itself, so `{}` would fail rules such as `self.connectMs <= self.totalMs`.
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {**inner, "default": value}
 
 
 def spec_schema(model: type[BaseModel]) -> dict[str, Any]:

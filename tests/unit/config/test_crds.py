@@ -72,7 +72,7 @@ def test_lists_used_in_cel_rules_are_bounded() -> None:
 
 def test_defaults_reach_nested_objects() -> None:
     spec = openapi_schema(render_crd("FallbackPolicy"))["properties"]["spec"]["properties"]
-    assert spec["timeouts"]["default"] == {}
+    assert spec["timeouts"]["default"] == {"connectMs": 1000, "firstTokenMs": 10_000, "totalMs": 60_000}
     assert spec["timeouts"]["properties"]["firstTokenMs"]["default"] == 10_000
     assert spec["on"]["default"] == [
         "connect-error",
