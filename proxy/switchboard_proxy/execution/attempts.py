@@ -19,7 +19,7 @@ import orjson
 
 from ..runtime import EndpointRuntime
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
-from .streaming import first_event_error, iter_events
+from .streaming import first_event_error, is_comment, iter_events
 from .upstreams import PREPARERS, Call
 
 MAX_ERROR_BODY = 64 * 1024  # enough to classify an upstream error, never a whole runaway response
@@ -104,7 +104,7 @@ async def run_attempt(
                     )
                 return Ready(endpoint, 200, response.content_type, started, loop.time(), body=body)
             events = iter_events(response.content.iter_any())
-            first = await anext(events, None)
+            first = await read_first_events(events)
     except AttemptFailed:
         _close(response)
         raise
@@ -122,17 +122,18 @@ async def run_attempt(
 def _servable_stream(
     endpoint: EndpointRuntime,
     response: aiohttp.ClientResponse,
-    first: list[bytes] | None,
+    first: list[bytes],
     events: AsyncIterator[list[bytes]],
     *,
     started: float,
     add_usage: bool,
 ) -> Ready:
     """A stream whose first event arrived: servable unless it is empty or an error (a 200 that failed)."""
-    if not first:
+    content = next((event for event in first if not is_comment(event)), None)
+    if content is None:
         response.close()
         raise AttemptFailed("server-error", status=200, detail="stream ended before its first event")
-    error = first_event_error(first[0])
+    error = first_event_error(content)
     if error is not None:
         response.close()
         raise AttemptFailed(
@@ -155,14 +156,24 @@ def _servable_stream(
     )
 
 
+async def read_first_events(events: AsyncIterator[list[bytes]]) -> list[bytes]:
+    """Events up to the first batch holding more than comments (a keep-alive is not a first token)."""
+    gathered: list[bytes] = []
+    while (batch := await anext(events, None)) is not None:
+        gathered += batch
+        if not all(is_comment(event) for event in batch):
+            break
+    return gathered
+
+
 async def _failed_status(response: aiohttp.ClientResponse) -> AttemptFailed:
     body = await response.content.read(MAX_ERROR_BODY)
     response.close()
     decoded: Any = None
     with contextlib.suppress(orjson.JSONDecodeError):
         decoded = orjson.loads(body)
-    failure = classify_status(response.status, decoded)
-    assert failure is not None
+    # Another 2xx than 200 is no answer a model API gives: the endpoint is not what the config says.
+    failure = classify_status(response.status, decoded) or "server-error"
     return AttemptFailed(
         failure,
         status=response.status,

@@ -22,6 +22,9 @@ NOT_ENDPOINT_FAULTS: frozenset[str] = frozenset({"context-length", "client-error
 # Triggers after which retrying the same endpoint cannot help.
 NOT_RETRYABLE_ON_SAME_ENDPOINT: frozenset[str] = frozenset({"context-length", "client-error"})
 
+# Lower-case phrases of the servers' context-length errors: OpenAI and vLLM ("maximum context length"),
+# Anthropic ("prompt is too long"), llama.cpp ("exceeds the available context size",
+# exceed_context_size_error), TGI ("`inputs` tokens + `max_new_tokens` must be <= ...").
 _CONTEXT_LENGTH_MARKERS = (
     "context_length_exceeded",
     "maximum context length",
@@ -29,6 +32,10 @@ _CONTEXT_LENGTH_MARKERS = (
     "prompt is too long",
     "too many tokens",
     "context window",
+    "context size",
+    "exceed_context_size",
+    "input is too long",
+    "`inputs` tokens + `max_new_tokens`",
 )
 
 
@@ -50,7 +57,14 @@ def classify_status(status: int, body: Any = None) -> Failure | None:
 
 
 def classify_exception(exc: BaseException) -> Trigger:
-    """A transport exception -> connect-error or timeout."""
+    """A transport exception -> connect-error or timeout.
+
+    A connect timeout (connectMs) is a connect-error: the request never reached the upstream, so it is
+    as safe to send elsewhere (or again) as a refused connection, even under a policy that leaves
+    `timeout` out of `on` because a timed-out request may have been processed.
+    """
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect-error"
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return "timeout"
     return "connect-error"

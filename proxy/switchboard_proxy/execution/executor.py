@@ -4,18 +4,21 @@ The one retry loop of the sidecar (the HTTP client underneath never retries on i
 - a failure whose trigger is in the policy's `on` moves on; any other failure is returned as it is;
 - a same-endpoint retry waits an exponential, fully jittered backoff (at least the upstream's
   Retry-After) and spends the route's retry budget; moving to another endpoint never waits;
-- a timed-out endpoint is not retried while another endpoint is left (a stall outlasts a deadline);
+- a timed-out endpoint is not retried while another endpoint is left later in the plan (a stall
+  outlasts a deadline);
 - after a context-length error only endpoints with a larger window are tried;
 - the first attempt may be hedged: after `hedge_after_ms` without an answer a second endpoint starts
-  and the first to be servable wins;
-- open circuits, full concurrency limits and empty rate buckets are skipped at the moment of sending.
+  and the first to be servable wins (the loser's outcome is `hedge-lost`);
+- open circuits, full concurrency limits and empty rate buckets are skipped at the moment of sending;
+- a walk that ends with nothing served and the deadline spent reports `deadline_exceeded`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 
@@ -25,6 +28,11 @@ from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
 from .classify import NOT_ENDPOINT_FAULTS, NOT_RETRYABLE_ON_SAME_ENDPOINT
 from .hedging import race
 from .upstreams import Call
+
+HEDGE_LOST = "hedge-lost"  # outcome of the attempt cancelled because the hedged one answered first
+# Less than this left of the deadline counts as none: an attempt clipped to the deadline ends within a
+# clock tick of it, and nothing useful fits in a few milliseconds anyway.
+DEADLINE_SLACK_SECONDS = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +82,15 @@ async def execute(plan: Plan, run: Execution) -> Outcome:
     walker = _Walker(plan, run, outcome)
     attempts = list(plan.attempts)
     if plan.policy.hedge_after_ms and attempts:
-        served = await walker.hedged_first(attempts)
-        if served is not None or outcome.error is not None:
-            outcome.served = served
-            return outcome
-    for attempt in attempts:
-        if walker.done:
+        outcome.served = await walker.hedged_first(attempts)
+    for index, attempt in enumerate(attempts):
+        if walker.done or outcome.served is not None:
             break
-        served = await walker.try_attempt(attempt)
-        if served is not None:
-            outcome.served = served
-            break
+        outcome.served = await walker.try_attempt(attempt, ahead=attempts[index + 1 :])
+    if outcome.served is None and outcome.error is None and walker.is_deadline_spent():
+        # Nothing served and no time left: the deadline is what ended the walk, whichever rule skipped
+        # the attempts after the last one (a backoff that no longer fits, or the deadline check itself).
+        outcome.deadline_exceeded = True
     return outcome
 
 
@@ -100,7 +106,6 @@ class _Walker:
         self.window_floor = 0
         self.last_failure: dict[str, AttemptFailed] = {}
         self.budget = run.table.retry_budgets.get(plan.route.name)
-        self.remaining_endpoints = plan.endpoints
         if self.budget is not None:
             self.budget.record_request()
 
@@ -112,8 +117,8 @@ class _Walker:
         self.skip.add(name)
         self.outcome.records.append(AttemptRecord(name, f"skipped:{why}"))
 
-    async def try_attempt(self, attempt: Attempt) -> Ready | None:
-        """Run one planned attempt unless a rule says to skip it."""
+    async def try_attempt(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> Ready | None:
+        """Run one planned attempt unless a rule says to skip it; `ahead` are the attempts after it."""
         name = attempt.endpoint
         endpoint = self.run.table.endpoints[name]
         if name in self.skip:
@@ -121,7 +126,7 @@ class _Walker:
         if endpoint.config.context_window_tokens <= self.window_floor:
             self._skip(name, "context-window")
             return None
-        if attempt.retry and not await self._wait_for_retry(attempt):
+        if attempt.retry and not await self._wait_for_retry(attempt, ahead=ahead):
             return None
         if self._remaining() <= 0:
             self.outcome.deadline_exceeded = True
@@ -133,9 +138,12 @@ class _Walker:
     def _remaining(self) -> float:
         return self.run.deadline - self.loop.time()
 
-    async def _wait_for_retry(self, attempt: Attempt) -> bool:
+    def is_deadline_spent(self) -> bool:
+        return self._remaining() <= DEADLINE_SLACK_SECONDS
+
+    async def _wait_for_retry(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> bool:
         previous = self.last_failure.get(attempt.endpoint)
-        others_left = any(e not in self.skip and e != attempt.endpoint for e in self.remaining_endpoints)
+        others_left = any(a.endpoint not in self.skip and a.endpoint != attempt.endpoint for a in ahead)
         if (
             previous is None
             or previous.failure in NOT_RETRYABLE_ON_SAME_ENDPOINT
@@ -196,6 +204,8 @@ class _Walker:
             raise
         if not self.run.call.stream:
             endpoint.concurrency.release()
+            # A stream's latency is measured by its relay, once it has ended.
+            endpoint.latency_ms.add((ready.first_byte - ready.started) * 1000)
         endpoint.breaker.record_success()
         self.outcome.records.append(
             AttemptRecord(endpoint.config.name, "success", 200, self.loop.time() - started)
@@ -224,18 +234,36 @@ class _Walker:
         primary = self.run.table.endpoints[first.endpoint]
         if second is None or not self._admit(primary):
             return None  # nothing to hedge with, or the primary is skipped: the plain walk takes over
-        delay = self.plan.policy.hedge_after_ms / 1000
 
         def start_second() -> asyncio.Task[Ready | None] | None:
             backup = self.run.table.endpoints[second.endpoint]
+            if self.done:
+                return None
+            if backup.config.context_window_tokens <= self.window_floor:
+                self._skip(second.endpoint, "context-window")  # the first failed on a window no larger
+                return None
             return asyncio.ensure_future(self._send(backup, second)) if self._admit(backup) else None
 
-        served = await race(asyncio.ensure_future(self._send(primary, first)), start_second, delay=delay)
+        served = await race(
+            asyncio.ensure_future(self._send(primary, first)),
+            start_second,
+            delay=self.plan.policy.hedge_after_ms / 1000,
+            is_decided=lambda: self.done,
+        )
+        if served is not None:
+            self._label_hedge_loser(served)
         # The plan's remaining attempts of both endpoints are retries; a fresh walk decides about them.
         attempts[:] = [
             a for a in attempts if not (a.retry == 0 and a.endpoint in (first.endpoint, second.endpoint))
         ]
         return served
+
+    def _label_hedge_loser(self, winner: Ready) -> None:
+        """The attempt cancelled because the other one won lost a hedge: no client left, nothing failed."""
+        records = self.outcome.records
+        for index, record in enumerate(records):
+            if record.outcome == "cancelled" and record.endpoint != winner.endpoint.config.name:
+                records[index] = replace(record, outcome=HEDGE_LOST)
 
 
 def backoff_seconds(plan: Plan, retry: int, *, retry_after: float | None, rng: random.Random) -> float:

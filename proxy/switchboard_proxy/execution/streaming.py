@@ -8,6 +8,7 @@ client ends the stream with an SSE error event, never with a silent truncation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ SEPARATORS = (b"\r\n\r\n", b"\n\n")
 # Byte patterns of the few chunks worth decoding: a real usage object, or a finish reason.
 _INTERESTING = (b'"usage":{', b'"usage": {', b'"finish_reason":"', b'"finish_reason": "')
 DONE = b"[DONE]"
+# `"usage": null` with its comma, wherever it sits in a chunk's object (compact or spaced JSON).
+_NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,\s*')
 
 
 async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
@@ -76,9 +79,16 @@ def first_event_error(event: bytes) -> dict[str, Any] | None:
         decoded = orjson.loads(data) if data and data != DONE else None
     except orjson.JSONDecodeError:
         return {"error": {"message": "malformed first event"}} if is_error_event else None
-    if isinstance(decoded, dict) and (is_error_event or decoded.get("type") == "error" or "error" in decoded):
+    if isinstance(decoded, dict) and (
+        is_error_event or decoded.get("type") == "error" or decoded.get("error")
+    ):
         return decoded
     return None
+
+
+def is_comment(event: bytes) -> bool:
+    """An SSE comment (`: keep-alive`): no data, no event; proxies send them while a model thinks."""
+    return all(line.startswith(b":") for line in event.splitlines() if line.strip())
 
 
 @dataclass
@@ -104,9 +114,9 @@ class OpenAIRelay:
         data = event_data(event)
         if not any(marker in data for marker in _INTERESTING):
             self.tally.output_chars += len(data)
-            if self.strip_usage and b'"usage":null' in data:
+            if self.strip_usage and b'"usage"' in data:
                 # Servers add `"usage": null` to every chunk once usage is asked for; the client did not ask.
-                return event.replace(b',"usage":null', b"").replace(b'"usage":null,', b"")
+                return _NULL_USAGE.sub(b"", event)
             return event
         try:
             chunk = orjson.loads(data)
@@ -115,9 +125,10 @@ class OpenAIRelay:
         if not isinstance(chunk, dict):
             return event
         self._note(chunk)
-        if self.strip_usage and chunk.get("usage") is not None:
-            if not chunk.get("choices"):
+        if self.strip_usage and "usage" in chunk:
+            if chunk["usage"] is not None and not chunk.get("choices"):
                 return None  # the usage-only chunk we asked for on the client's behalf
+            # A finish chunk carries `"usage": null` (or usage next to its choices): not asked for either.
             chunk = {k: v for k, v in chunk.items() if k != "usage"}
             return b"data: " + orjson.dumps(chunk)
         return event

@@ -45,8 +45,14 @@ def degraded_response(exchange: Exchange, headers: dict[str, str]) -> web.Respon
     body: dict[str, Any] = dict(degraded.body)
     if exchange.api == "messages" and "choices" in body:
         body = as_anthropic_message(body)
+    elif exchange.api == "completions" and _is_chat_shaped(body):
+        body = as_text_completion(body)
     if exchange.call.stream and 200 <= degraded.status < 300:
-        events = as_anthropic_events(body) if exchange.api == "messages" else as_openai_events(body)
+        events = (
+            as_anthropic_events(body)
+            if exchange.api == "messages"
+            else as_openai_events(body, text_completion=exchange.api == "completions")
+        )
         return web.Response(
             status=degraded.status, body=events, content_type="text/event-stream", headers=headers
         )
@@ -59,6 +65,28 @@ def _first_text(body: dict[str, Any]) -> tuple[str, str]:
     choice = (body.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     return str(message.get("content") or choice.get("text") or ""), str(choice.get("finish_reason") or "stop")
+
+
+def _is_chat_shaped(body: dict[str, Any]) -> bool:
+    choices = body.get("choices")
+    return (
+        bool(choices)
+        and isinstance(choices, list)
+        and all(isinstance(c, dict) and "message" in c and "text" not in c for c in choices)
+    )
+
+
+def as_text_completion(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat-shaped degraded body (the default one) as /v1/completions answers: `choices[].text`."""
+    text, finish = _first_text(body)
+    return {
+        "id": "cmpl-degraded",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": "switchboard-degraded",
+        **{k: v for k, v in body.items() if k != "choices"},
+        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+    }
 
 
 def as_anthropic_message(body: dict[str, Any]) -> dict[str, Any]:
@@ -75,19 +103,23 @@ def as_anthropic_message(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def as_openai_events(body: dict[str, Any]) -> bytes:
+def as_openai_events(body: dict[str, Any], *, text_completion: bool = False) -> bytes:
+    """The body as chat.completion chunks (text_completion chunks for /v1/completions)."""
     text, finish = _first_text(body)
+    is_text = text_completion
     base = {
-        "id": "chatcmpl-degraded",
-        "object": "chat.completion.chunk",
+        "id": "cmpl-degraded" if is_text else "chatcmpl-degraded",
+        "object": "text_completion" if is_text else "chat.completion.chunk",
         "created": int(time.time()),
         "model": "switchboard-degraded",
     }
-    first = {
-        **base,
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}],
-    }
-    last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+    choices: tuple[dict[str, Any], dict[str, Any]]
+    if is_text:
+        choices = ({"text": text, "logprobs": None}, {"text": "", "logprobs": None})
+    else:
+        choices = ({"delta": {"role": "assistant", "content": text}}, {"delta": {}})
+    first = {**base, "choices": [{"index": 0, **choices[0], "finish_reason": None}]}
+    last = {**base, "choices": [{"index": 0, **choices[1], "finish_reason": finish}]}
     return (
         b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in (first, last)) + b"data: [DONE]\n\n"
     )

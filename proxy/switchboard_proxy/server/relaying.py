@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +21,7 @@ from ..execution.streaming import DONE, AnthropicRelay, OpenAIRelay, error_event
 from .exchange import Exchange
 
 CLIENT_GONE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+MIDSTREAM_FAILURE = "midstream-failure"  # attempt outcome of a stream that failed after its first byte
 
 
 async def relay_stream(exchange: Exchange, ready: Ready, headers: dict[str, str]) -> web.StreamResponse:
@@ -97,7 +99,9 @@ async def _fail_midstream(
         else f"upstream stream failed ({type(exc).__name__})"
     )
     exchange.status = 502
-    exchange.fallback_reason = exchange.fallback_reason or "midstream-failure"
+    # The attempt that served failed after all. It is not a fallback (nothing else was tried, and nothing
+    # else may continue the stream), so it shows as the outcome of that attempt.
+    _mark_midstream_failure(exchange, ready.endpoint.config.name)
     ready.endpoint.breaker.record_failure()
     try:
         await response.write(
@@ -109,3 +113,11 @@ async def _fail_midstream(
         await response.write_eof()
     except CLIENT_GONE:
         exchange.client_gone = True
+
+
+def _mark_midstream_failure(exchange: Exchange, endpoint: str) -> None:
+    records = exchange.outcome.records if exchange.outcome is not None else []
+    for index in range(len(records) - 1, -1, -1):
+        if records[index].endpoint == endpoint and records[index].outcome == "success":
+            records[index] = replace(records[index], outcome=MIDSTREAM_FAILURE)
+            return
