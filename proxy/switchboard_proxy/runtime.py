@@ -47,6 +47,7 @@ class EndpointRuntime:
     breaker: CircuitBreaker
     concurrency: ConcurrencyLimit
     rate: TokenBucket
+    token_rate: TokenBucket
     latency_ms: Ewma = field(default_factory=Ewma)
     ttft_ms: Ewma = field(default_factory=Ewma)
     key: str = field(default="", repr=False)
@@ -58,6 +59,7 @@ class EndpointRuntime:
             breaker=CircuitBreaker(config.breaker.consecutive_failures, config.breaker.open_seconds),
             concurrency=ConcurrencyLimit(config.max_concurrency),
             rate=TokenBucket(config.requests_per_minute),
+            token_rate=TokenBucket(config.tokens_per_minute),
         )
 
     def reconfigure(self, config: EndpointConfig) -> None:
@@ -67,12 +69,16 @@ class EndpointRuntime:
         self.concurrency.limit = config.max_concurrency
         if self.rate.rate_per_minute != config.requests_per_minute:
             self.rate = TokenBucket(config.requests_per_minute)
+        if self.token_rate.rate_per_minute != config.tokens_per_minute:
+            self.token_rate = TokenBucket(config.tokens_per_minute)
 
     def limited(self) -> str:
         if self.concurrency.is_full:
             return "concurrency-limit"
         if self.rate.is_empty:
             return "rate-limit"
+        if self.token_rate.is_empty:
+            return "token-rate-limit"
         return ""
 
     def snapshot(self) -> EndpointState:

@@ -34,7 +34,8 @@ LOG_DIR="${CLUSTER_DIR}/logs"
 UP_TIMEOUT="${SWITCHBOARD_UP_TIMEOUT:-90}"          # seconds for `up` to become healthy
 BUILD_TIMEOUT="${SWITCHBOARD_BUILD_TIMEOUT:-2700}"  # seconds per component build
 STOP_TIMEOUT="${SWITCHBOARD_STOP_TIMEOUT:-15}"      # seconds between TERM and KILL
-LOCK_TIMEOUT="${SWITCHBOARD_LOCK_TIMEOUT:-3600}"    # waiting for a concurrent build/up
+BUILD_LOCK_TIMEOUT=3600 # seconds to wait for a concurrent build (same cache)
+CLUSTER_LOCK_TIMEOUT=300 # seconds to wait for a concurrent up/down (same checkout)
 
 COMPONENTS=(etcd kube-apiserver kube-controller-manager) # start order
 KUBECTL="${KUBECTL:-kubectl}"
@@ -114,7 +115,7 @@ go_build() {
 	tmp="${out}.tmp.$$"
 	t0="$(now)"
 	log "building ${comp} $(version_of "${comp}") (first run only, several minutes)..."
-	if ! (cd "${dir}" && GOBIN= GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+	if ! (cd "${dir}" && GOBIN="" GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
 		timeout "${BUILD_TIMEOUT}" go build -trimpath -ldflags="${ldflags}" -o "${tmp}" "${pkg}"); then
 		rm -f "${tmp}"
 		die "building ${comp} failed (or exceeded ${BUILD_TIMEOUT}s)"
@@ -135,7 +136,7 @@ cmd_build() {
 	t0="$(now)"
 	# One build at a time per cache (concurrent test runs share the cache).
 	exec {lock}>"${BIN_ROOT}/.build.lock"
-	flock -w "${LOCK_TIMEOUT}" "${lock}" || die "timed out waiting for another build (lock ${BIN_ROOT}/.build.lock)"
+	flock -w "${BUILD_LOCK_TIMEOUT}" "${lock}" || die "timed out waiting for another build (lock ${BIN_ROOT}/.build.lock)"
 
 	local kv="${KUBE_VERSION#v}" kldflags
 	kldflags="-s -w"
@@ -171,7 +172,7 @@ cmd_build() {
 		log "built ${hout} in $(elapsed "${ht0}")"
 	fi
 
-	flock -u "${lock}"
+	exec {lock}>&- # releases the lock
 	log "build done in $(elapsed "${t0}")"
 }
 
@@ -184,7 +185,7 @@ our_pid() { # our_pid <pid>: is it alive and one of ours?
 	local pid="$1"
 	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
 	[[ -r "/proc/${pid}/cmdline" ]] || return 1
-	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "${CLUSTER_DIR}/"
+	tr '\0' ' ' 2>/dev/null <"/proc/${pid}/cmdline" | grep -qF -- "${CLUSTER_DIR}/"
 }
 comp_pid() { # prints pid if the component is running
 	local f pid
@@ -207,7 +208,7 @@ healthy() {
 }
 
 free_ports() { # free_ports <n>: n distinct currently-free TCP ports on 127.0.0.1
-	local n="$1" ports=() p i
+	local n="$1" ports=() p
 	if command -v python3 >/dev/null 2>&1 &&
 		p="$(python3 -c '
 import socket, sys
@@ -218,7 +219,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))' "${n}" 2>/dev/null)"; t
 		echo "${p}"
 		return 0
 	fi
-	for i in $(seq 1 500); do
+	for _ in $(seq 1 500); do
 		p=$((20000 + RANDOM % 30000))
 		[[ " ${ports[*]-} " == *" ${p} "* ]] && continue
 		(exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null && continue
@@ -236,59 +237,64 @@ start_proc() { # start_proc <name> <binary> <args...>
 	shift
 	# New session, no inherited stdio (callers capturing our output must not
 	# hang on the daemons), pid written by the shell that then execs the binary.
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "${name}")" "$@" \
-		</dev/null >>"${LOG_DIR}/${name}.log" 2>&1 &
-	local i
-	for i in $(seq 1 50); do
+		</dev/null >>"${LOG_DIR}/${name}.log" 2>&1 {CLUSTER_LOCK_FD}>&- &
+	for _ in $(seq 1 50); do
 		[[ -s "$(pid_file "${name}")" ]] && return 0
 		sleep 0.1
 	done
 	die "${name} did not start"
 }
 
-stop_all() {
-	local c pid pids=() i
-	# Reverse start order; collect pids from pid files and, as a fallback, any
-	# process whose command line points into this repo's .cluster directory.
-	for c in kube-controller-manager kube-apiserver etcd; do
-		pid="$(comp_pid "${c}" 2>/dev/null)" || continue
-		pids+=("${pid}")
-	done
-	if [[ -d "${CLUSTER_DIR}" ]]; then
-		local d
-		for d in /proc/[0-9]*; do
-			pid="${d#/proc/}"
-			[[ "${pid}" == "$$" ]] && continue
-			[[ -r "${d}/cmdline" ]] || continue
-			local argv0
-			argv0="$(tr '\0' '\n' <"${d}/cmdline" 2>/dev/null | head -n 1)" || continue
-			case "${argv0##*/}" in etcd | kube-apiserver | kube-controller-manager) ;; *) continue ;; esac
-			our_pid "${pid}" || continue
-			[[ " ${pids[*]-} " == *" ${pid} "* ]] || pids+=("${pid}")
-		done
-	fi
-	[[ ${#pids[@]} -gt 0 ]] || return 0
-	log "stopping pids ${pids[*]}"
-	for pid in "${pids[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
-	for i in $(seq 1 $((STOP_TIMEOUT * 10))); do
-		local alive=0
-		for pid in "${pids[@]}"; do our_pid "${pid}" && alive=1; done
+stop_pids() { # stop_pids <name> <pid...>: TERM, wait up to STOP_TIMEOUT, then KILL
+	local name="$1" pid alive
+	shift
+	[[ $# -gt 0 ]] || return 0
+	for pid in "$@"; do kill -TERM "${pid}" 2>/dev/null || true; done
+	for _ in $(seq 1 $((STOP_TIMEOUT * 10))); do
+		alive=0
+		for pid in "$@"; do our_pid "${pid}" && alive=1; done
 		[[ "${alive}" == 0 ]] && return 0
 		sleep 0.1
 	done
-	for pid in "${pids[@]}"; do
+	for pid in "$@"; do
 		if our_pid "${pid}"; then
-			log "pid ${pid} ignored TERM for ${STOP_TIMEOUT}s, sending KILL"
+			log "${name} (pid ${pid}) ignored TERM for ${STOP_TIMEOUT}s, sending KILL"
 			kill -KILL "${pid}" 2>/dev/null || true
 		fi
 	done
-	for i in $(seq 1 50); do
-		local alive=0
-		for pid in "${pids[@]}"; do our_pid "${pid}" && alive=1; done
+	for _ in $(seq 1 50); do
+		alive=0
+		for pid in "$@"; do our_pid "${pid}" && alive=1; done
 		[[ "${alive}" == 0 ]] && return 0
 		sleep 0.1
 	done
-	die "could not stop pids ${pids[*]}"
+	die "could not stop ${name} (pids $*)"
+}
+
+stop_all() {
+	# One component at a time in reverse start order: the apiserver needs etcd
+	# while it shuts down (it hangs retrying if etcd goes first). Pids come from
+	# the pid files plus, as a fallback, any etcd/kube-* process whose command
+	# line points into this checkout's .cluster directory.
+	local c pid pids d argv0
+	for c in kube-controller-manager kube-apiserver etcd; do
+		pids=()
+		if pid="$(comp_pid "${c}")"; then pids+=("${pid}"); fi
+		if [[ -d "${CLUSTER_DIR}" ]]; then
+			for d in /proc/[0-9]*; do
+				pid="${d#/proc/}"
+				argv0="$(tr '\0' '\n' 2>/dev/null <"${d}/cmdline" | head -n 1)" || continue
+				[[ "${argv0##*/}" == "${c}" ]] || continue
+				our_pid "${pid}" || continue
+				[[ " ${pids[*]-} " == *" ${pid} "* ]] || pids+=("${pid}")
+			done
+		fi
+		[[ ${#pids[@]} -gt 0 ]] || continue
+		log "stopping ${c} (pid ${pids[*]})"
+		stop_pids "${c}" "${pids[@]}"
+	done
 }
 
 # --------------------------------------------------------------------------
@@ -299,22 +305,26 @@ gen_pki() {
 	(
 		cd "${PKI_DIR}"
 		umask 077
-		local ossl=(openssl)
-		"${ossl[@]}" ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
-		"${ossl[@]}" req -x509 -new -key ca.key -sha256 -days 365 -subj "/CN=switchboard-test-ca" \
-			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-			-out ca.crt 2>/dev/null
-		# sign <name> <subject> <extendedKeyUsage> [subjectAltName]
+		mkca() { # mkca <name> <CN>
+			openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
+			openssl req -x509 -new -key "$1.key" -sha256 -days 365 -subj "/CN=$2" \
+				-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+				-out "$1.crt" 2>/dev/null
+		}
+		mkca ca switchboard-test-ca
+		mkca front-proxy-ca switchboard-test-front-proxy-ca
+		# sign <name> <subject> <extendedKeyUsage> [subjectAltName]; CA=ca unless $SIGNER is set
 		sign() {
-			"${ossl[@]}" ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
-			"${ossl[@]}" req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+			local ca="${SIGNER:-ca}"
+			openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
+			openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
 			{
 				echo "basicConstraints=critical,CA:FALSE"
 				echo "keyUsage=critical,digitalSignature,keyEncipherment"
 				echo "extendedKeyUsage=$3"
 				[[ -z "${4:-}" ]] || echo "subjectAltName=$4"
 			} >"$1.ext"
-			"${ossl[@]}" x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -sha256 \
+			openssl x509 -req -in "$1.csr" -CA "${ca}.crt" -CAkey "${ca}.key" -CAcreateserial -days 365 -sha256 \
 				-extfile "$1.ext" -out "$1.crt" 2>/dev/null
 			rm -f "$1.csr" "$1.ext"
 		}
@@ -322,10 +332,18 @@ gen_pki() {
 			"IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 		sign admin "/O=system:masters/CN=switchboard-admin" clientAuth
 		sign controller-manager "/CN=system:kube-controller-manager" clientAuth
+		# Aggregation layer (front proxy): lets aggregated APIs and the
+		# controller-manager's delegated authn find a request-header CA.
+		SIGNER=front-proxy-ca sign front-proxy-client "/CN=front-proxy-client" clientAuth
 		# Service-account token signing key (RS256).
-		"${ossl[@]}" genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
-		"${ossl[@]}" pkey -in sa.key -pubout -out sa.pub 2>/dev/null
-	) || die "certificate generation with openssl failed"
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
+		openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+	) || true # (set -e does not apply inside a subshell used with ||; check the outputs instead)
+	local f
+	for f in ca.crt apiserver.crt apiserver.key admin.crt admin.key controller-manager.crt controller-manager.key \
+		front-proxy-ca.crt front-proxy-client.crt front-proxy-client.key sa.key sa.pub; do
+		[[ -s "${PKI_DIR}/${f}" ]] || die "certificate generation with openssl failed (${PKI_DIR}/${f} missing)"
+	done
 }
 
 write_kubeconfig() { # write_kubeconfig <file> <server> <user> <cert> <key>
@@ -370,7 +388,7 @@ cluster_lock() { # serialise up/down of this checkout's cluster
 	local key
 	key="$(printf '%s' "${CLUSTER_DIR}" | cksum | cut -d' ' -f1)"
 	exec {CLUSTER_LOCK_FD}>"${CACHE_DIR}/locks/cluster-${key}.lock"
-	flock -w "${LOCK_TIMEOUT}" "${CLUSTER_LOCK_FD}" || die "timed out waiting for another up/down of ${CLUSTER_DIR}"
+	flock -w "${CLUSTER_LOCK_TIMEOUT}" "${CLUSTER_LOCK_FD}" || die "timed out waiting for another up/down of ${CLUSTER_DIR}"
 }
 
 cmd_up() {
@@ -379,6 +397,7 @@ cmd_up() {
 	command -v "${KUBECTL}" >/dev/null || die "kubectl is required (set KUBECTL=/path/to/kubectl)"
 	command -v openssl >/dev/null || die "openssl is required"
 	cmd_build
+	BUILD_SECS="$(elapsed "${t0}")"
 	cluster_lock
 	if healthy; then
 		log "already up: export KUBECONFIG=${KUBECONFIG_PATH}"
@@ -407,6 +426,8 @@ cmd_up() {
 	write_kubeconfig "${CLUSTER_DIR}/controller-manager.kubeconfig" "${server}" system:kube-controller-manager \
 		"${PKI_DIR}/controller-manager.crt" "${PKI_DIR}/controller-manager.key"
 
+	local t_start
+	t_start="$(now)"
 	log "starting etcd ${ETCD_VERSION} on 127.0.0.1:${etcd_port}"
 	start_proc etcd "$(bin_path etcd)" \
 		--name=switchboard \
@@ -436,6 +457,14 @@ cmd_up() {
 		--service-account-key-file="${PKI_DIR}/sa.pub" \
 		--service-account-signing-key-file="${PKI_DIR}/sa.key" \
 		--service-cluster-ip-range=10.96.0.0/16 \
+		--requestheader-client-ca-file="${PKI_DIR}/front-proxy-ca.crt" \
+		--requestheader-allowed-names=front-proxy-client \
+		--requestheader-username-headers=X-Remote-User \
+		--requestheader-group-headers=X-Remote-Group \
+		--requestheader-extra-headers-prefix=X-Remote-Extra- \
+		--proxy-client-cert-file="${PKI_DIR}/front-proxy-client.crt" \
+		--proxy-client-key-file="${PKI_DIR}/front-proxy-client.key" \
+		--endpoint-reconciler-type=none \
 		--allow-privileged=true \
 		--profiling=false
 
@@ -443,6 +472,7 @@ cmd_up() {
 	# bootstrap RBAC roles, or it exits ("cannot get configmaps in kube-system").
 	DEADLINE=$((SECONDS + UP_TIMEOUT))
 	wait_until "kube-apiserver /readyz" apiserver_ready
+	log "kube-apiserver ready after $(elapsed "${t_start}")"
 	log "starting kube-controller-manager ${KUBE_VERSION}"
 	start_proc kube-controller-manager "$(bin_path kube-controller-manager)" \
 		--kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
@@ -458,6 +488,7 @@ cmd_up() {
 		--cluster-signing-cert-file="${PKI_DIR}/ca.crt" \
 		--cluster-signing-key-file="${PKI_DIR}/ca.key" \
 		--service-cluster-ip-range=10.96.0.0/16 \
+		--flex-volume-plugin-dir="${CLUSTER_DIR}/flexvolume" \
 		--leader-elect=false \
 		--profiling=false
 
@@ -490,7 +521,7 @@ wait_until() { # wait_until <description> <command...>: poll until DEADLINE
 wait_ready() { # wait_ready <start time>
 	((DEADLINE > 0)) || DEADLINE=$((SECONDS + UP_TIMEOUT))
 	wait_until "readiness (/readyz, namespace default, serviceaccount default/default)" healthy
-	log "up in $(elapsed "$1"): $(grep -m1 'server:' "${KUBECONFIG_PATH}" | awk '{print $2}')"
+	log "up in $(elapsed "$1") (build step ${BUILD_SECS:-0s}): $(grep -m1 'server:' "${KUBECONFIG_PATH}" | awk '{print $2}')"
 	log "kubeconfig: ${KUBECONFIG_PATH}   (eval \"\$($0 env)\")"
 }
 
@@ -504,10 +535,11 @@ cmd_down() {
 }
 
 cmd_status() {
-	local c pid
+	local c pid running=0
 	for c in "${COMPONENTS[@]}"; do
 		if pid="$(comp_pid "${c}")"; then
 			echo "${c}: running (pid ${pid})"
+			running=$((running + 1))
 		else
 			echo "${c}: not running"
 		fi
@@ -516,13 +548,18 @@ cmd_status() {
 		echo "status: up ($(grep -m1 'server:' "${KUBECONFIG_PATH}" | awk '{print $2}'), KUBECONFIG=${KUBECONFIG_PATH})"
 		return 0
 	fi
-	echo "status: down"
+	if ((running > 0)); then
+		echo "status: not ready (partly running or starting; '$0 up' waits or restarts it, '$0 down' cleans up)"
+	else
+		echo "status: down"
+	fi
 	return 1
 }
 
 cmd_env() {
 	healthy || log "warning: control plane is not up (run: $0 up)"
 	printf 'export KUBECONFIG=%q\n' "${KUBECONFIG_PATH}"
+	# shellcheck disable=SC2016 # $PATH is expanded by the caller's eval
 	printf 'export PATH=%q:"$PATH"\n' "$(dirname "$(bin_path helm)")"
 }
 

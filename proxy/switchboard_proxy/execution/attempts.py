@@ -73,6 +73,7 @@ class AttemptLimits:
     connect: float
     first_event: float
     total: float
+    clipped: bool = False  # the caller's deadline, not the policy, set the binding timeout
 
 
 async def run_attempt(

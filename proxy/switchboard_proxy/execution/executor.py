@@ -74,6 +74,7 @@ class Execution:
     call: Call
     deadline: float  # event-loop time by which the caller must have an answer
     rng: random.Random
+    estimated_tokens: int = 0  # prompt estimate + requested output, charged to tokens-per-minute limits
 
 
 async def execute(plan: Plan, run: Execution) -> Outcome:
@@ -166,33 +167,46 @@ class _Walker:
         if not endpoint.breaker.allow():
             self._skip(name, "circuit-open")
             return False
-        if not endpoint.rate.try_take():
-            endpoint.breaker.release()
-            self._skip(name, "rate-limit")
-            return False
         if not endpoint.concurrency.try_acquire():
             endpoint.breaker.release()
             self._skip(name, "concurrency-limit")
             return False
+        # Rate buckets last: a request turned away by them must not have spent the other bucket's tokens.
+        if not endpoint.rate.try_take():
+            return self._refuse(endpoint, "rate-limit")
+        if not endpoint.token_rate.try_take(max(1, self.run.estimated_tokens)):
+            return self._refuse(endpoint, "token-rate-limit")
         return True
+
+    def _refuse(self, endpoint: EndpointRuntime, why: str) -> bool:
+        endpoint.concurrency.release()
+        endpoint.breaker.release()
+        self._skip(endpoint.config.name, why)
+        return False
 
     def _limits(self) -> AttemptLimits:
         policy = self.plan.policy
         remaining = max(0.001, self._remaining())
+        first_event = min(policy.first_token_ms, policy.total_ms) / 1000
+        binding = first_event if self.run.call.stream else policy.total_ms / 1000
         return AttemptLimits(
             connect=min(policy.connect_ms / 1000, remaining),
-            first_event=min(policy.first_token_ms / 1000, policy.total_ms / 1000, remaining),
+            first_event=min(first_event, remaining),
             total=min(policy.total_ms / 1000, remaining),
+            clipped=remaining < binding,
         )
 
     async def _send(self, endpoint: EndpointRuntime, attempt: Attempt) -> Ready | None:
         """Send an admitted attempt (the concurrency slot is held; a stream keeps it until relayed)."""
         started = self.loop.time()
+        limits = self._limits()
         try:
-            ready = await run_attempt(self.run.session, endpoint, self.run.call, self._limits())
+            ready = await run_attempt(self.run.session, endpoint, self.run.call, limits)
         except AttemptFailed as failed:
             endpoint.concurrency.release()
-            self._record_failure(endpoint, failed, self.loop.time() - started)
+            # A timeout the caller's short deadline imposed says little about the endpoint's health.
+            blameless = failed.failure == "timeout" and limits.clipped
+            self._record_failure(endpoint, failed, self.loop.time() - started, blameless=blameless)
             return None
         except BaseException:
             # The client left, a hedge lost, or a bug: no verdict on the endpoint either way.
@@ -212,12 +226,14 @@ class _Walker:
         )
         return ready
 
-    def _record_failure(self, endpoint: EndpointRuntime, failed: AttemptFailed, seconds: float) -> None:
+    def _record_failure(
+        self, endpoint: EndpointRuntime, failed: AttemptFailed, seconds: float, *, blameless: bool = False
+    ) -> None:
         name = endpoint.config.name
         self.outcome.records.append(AttemptRecord(name, failed.failure, failed.status, seconds))
         self.last_failure[name] = failed
         self.outcome.last_failed = failed
-        if failed.failure in NOT_ENDPOINT_FAULTS:
+        if blameless or failed.failure in NOT_ENDPOINT_FAULTS:
             endpoint.breaker.release()
         else:
             endpoint.breaker.record_failure()

@@ -26,6 +26,9 @@ from .exchange import Exchange, current_table
 from .recording import record
 from .state import SESSION, SHADOWS
 
+# Output tokens assumed when the caller sets no max_tokens, for tokens-per-minute limits.
+DEFAULT_OUTPUT_ESTIMATE = 256
+
 
 async def handle_model_call(request: web.Request, api: Api) -> web.StreamResponse:
     """The whole life of a model call; the handlers of each API call this."""
@@ -62,9 +65,9 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
         )
     forwarded = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     exchange.call = Call(api, body, body.get("stream") is True, forwarded, exchange.request_id)
-    run = Execution(
-        table, request.app[SESSION], exchange.call, exchange.started + decision.deadline_ms / 1000, table.rng
-    )
+    deadline = exchange.started + decision.deadline_ms / 1000
+    tokens = route_request.prompt_tokens + (route_request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
+    run = Execution(table, request.app[SESSION], exchange.call, deadline, table.rng, estimated_tokens=tokens)
     if decision.shadow:
         request.app[SHADOWS].start(table, decision, exchange.call)
     exchange.outcome = await execute(decision, run)

@@ -18,7 +18,7 @@ from ..execution.upstreams import Usage
 from ..execution.upstreams import anthropic as anthropic_wire
 from ..execution.upstreams import openai as openai_wire
 from .degrading import degraded_response, failure_summary
-from .errors import DeadlineExceeded, ProxyError, RateLimited, Unavailable, UpstreamFailed
+from .errors import BadRequest, DeadlineExceeded, ProxyError, RateLimited, Unavailable, UpstreamFailed
 from .exchange import Exchange
 from .relaying import relay_stream
 
@@ -50,6 +50,7 @@ async def _answer(exchange: Exchange) -> web.StreamResponse:
         return serve_json(exchange, outcome.served)
     if outcome.error is not None:
         return pass_through(exchange, outcome.error)
+    too_large(exchange)
     sent = [r for r in outcome.records if not r.outcome.startswith("skipped") and r.outcome != "cancelled"]
     if sent and all(r.outcome == "context-length" for r in sent):
         assert outcome.last_failed is not None
@@ -67,6 +68,24 @@ async def _answer(exchange: Exchange) -> web.StreamResponse:
         )
     exchange.degraded = True
     return degraded_response(exchange, headers(exchange))
+
+
+def too_large(exchange: Exchange) -> None:
+    """Raise a 400 when no endpoint of the route could ever take this request: the caller must shorten it.
+
+    Not an outage, so not a degraded answer: retrying later would fail the same way.
+    """
+    plan = exchange.plan
+    if plan is None or plan.attempts or not plan.rejections:
+        return
+    if all(r.reason in ("context-window", "max-output") for r in plan.rejections):
+        details = "; ".join(f"{r.endpoint}: {r.detail}" for r in plan.rejections)
+        raise BadRequest(
+            f"the request does not fit any endpoint of route '{plan.route.name}': {details}",
+            code="context_length_exceeded",
+            param="messages",
+            headers=headers(exchange),
+        )
 
 
 def headers(exchange: Exchange) -> dict[str, str]:

@@ -102,7 +102,13 @@ async def _fail_midstream(
     # The attempt that served failed after all. It is not a fallback (nothing else was tried, and nothing
     # else may continue the stream), so it shows as the outcome of that attempt.
     _mark_midstream_failure(exchange, ready.endpoint.config.name)
-    ready.endpoint.breaker.record_failure()
+    assert exchange.plan is not None
+    caller_cut = (
+        exchange.started + exchange.plan.deadline_ms / 1000
+        < ready.started + exchange.plan.policy.total_ms / 1000
+    )
+    if not (isinstance(exc, TimeoutError) and caller_cut):  # the caller's own deadline is nobody's fault
+        ready.endpoint.breaker.record_failure()
     try:
         await response.write(
             error_event(

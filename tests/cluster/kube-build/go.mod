@@ -1,7 +1,7 @@
 // Wrapper module used only to build kube-apiserver and kube-controller-manager
 // from k8s.io/kubernetes (which cannot be required directly because its go.mod
 // replaces the k8s.io/* staging modules with ./staging/src paths).
-// See tests/cluster/README.md. Regenerate with tests/cluster/controlplane.sh (comments in the script).
+// See tests/cluster/README.md ("Why wrapper modules") for how to bump the version.
 module switchboard.local/tests/cluster/kube-build
 
 go 1.24.0

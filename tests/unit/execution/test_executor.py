@@ -350,3 +350,49 @@ async def test_hedge_after_a_context_length_error_respects_the_window(upstream, 
         ("large", "success"),
     ]
     assert upstream.requests["ok"] == 1  # the large one's, not a hedge to the same window
+
+
+async def test_tokens_per_minute_limit_skips_the_endpoint_at_send_time(upstream, session) -> None:
+    table = build_table(
+        upstream.url, ["ok"], ["error-500"], endpoint_specs={"ok": {"limits": {"tokensPerMinute": 600}}}
+    )
+    decision = plan_for(table)
+    loop = asyncio.get_running_loop()
+    call = Call("chat", dict(HELLO), False)
+
+    async def once() -> Outcome:
+        run = Execution(table, session, call, loop.time() + 5, random.Random(0), estimated_tokens=400)
+        return await execute(decision, run)
+
+    first, second = await once(), await once()
+    assert walk(first) == [("ok", "success")]
+    assert walk(second)[0] == ("ok", "skipped:token-rate-limit")
+    assert not table.endpoints["ok"].token_rate.try_take(400)  # 200 of 600 left this minute
+
+
+async def test_timeout_cut_short_by_the_callers_deadline_spares_the_circuit(upstream, session) -> None:
+    table = build_table(
+        upstream.url,
+        ["hang"],
+        policy_spec={
+            "timeouts": {"connectMs": 400, "firstTokenMs": 5000, "totalMs": 5000},
+            "circuitBreaker": {"consecutiveFailures": 1, "openSeconds": 30},
+        },
+    )
+    outcome = await run(table, session, deadline_ms=150)
+    assert walk(outcome)[0] == ("hang", "timeout")
+    assert table.endpoints["hang"].breaker.state == "closed"  # the caller chose 150 ms; the policy allows 5 s
+
+
+async def test_timeout_within_the_policy_counts_against_the_circuit(upstream, session) -> None:
+    table = build_table(
+        upstream.url,
+        ["hang"],
+        policy_spec={
+            "timeouts": {"connectMs": 100, "firstTokenMs": 150, "totalMs": 150},
+            "circuitBreaker": {"consecutiveFailures": 1, "openSeconds": 30},
+        },
+    )
+    outcome = await run(table, session, deadline_ms=5000)
+    assert walk(outcome)[0] == ("hang", "timeout")
+    assert table.endpoints["hang"].breaker.state == "open"

@@ -23,6 +23,8 @@ def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
     }
     if "anthropic-beta" in call.forwarded:
         headers["anthropic-beta"] = call.forwarded["anthropic-beta"]
+    if call.request_id:
+        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
     if key:
         headers["x-api-key"] = key
     return Prepared(url=endpoint.url + "/messages", headers=headers, payload=orjson.dumps(body))

@@ -20,6 +20,8 @@ def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
         "Content-Type": "application/json",
         "Accept": "text/event-stream" if call.stream else "application/json",
     }
+    if call.request_id:
+        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
     if key:
         headers["api-key"] = key
     return Prepared(url=url, headers=headers, payload=payload, add_usage=add_usage)

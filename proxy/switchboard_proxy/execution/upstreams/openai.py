@@ -32,6 +32,8 @@ def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
         "Content-Type": "application/json",
         "Accept": "text/event-stream" if call.stream else "application/json",
     }
+    if call.request_id:
+        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
     if key:
         headers["Authorization"] = f"Bearer {key}"
     headers.update({k: v for k, v in call.forwarded.items() if k.startswith("openai-")})

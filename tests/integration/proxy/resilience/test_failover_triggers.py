@@ -123,6 +123,22 @@ def test_context_length_with_no_larger_window_returns_the_upstream_400(make_stac
     assert sim_requests(stack.sim_stats(), "smaller") == 0
 
 
+def test_request_larger_than_every_window_is_a_400_not_an_outage(make_stack) -> None:
+    documents = chain_documents(
+        make_stack.sim_url,
+        ["primary"],
+        ["backup"],
+        endpoint_specs={"primary": {"contextWindow": 1024}, "backup": {"contextWindow": 2048}},
+    )
+    stack = make_stack({"primary": {}, "backup": {}}, documents)
+    huge = [{"role": "user", "content": "word " * 4000}]  # ~5,000 tokens: fits neither window
+    with pytest.raises(openai.BadRequestError) as caught:
+        stack.openai().chat.completions.create(model=ROUTE, messages=huge)
+    assert caught.value.code == "context_length_exceeded"
+    assert "primary" in str(caught.value) and "backup" in str(caught.value)
+    assert sim_requests(stack.sim_stats(), "primary") == sim_requests(stack.sim_stats(), "backup") == 0
+
+
 # trigger left out of `on`, primary's profile, primary's endpoint spec, SDK error, status
 NOT_IN_ON_CASES = [
     pytest.param(
