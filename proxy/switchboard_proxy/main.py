@@ -12,17 +12,12 @@ from .settings import ProxySettings, settings_from_args
 
 
 def configure_logging(level: str) -> None:
-    """Plain lines on stderr; the access log's lines are JSON documents of their own."""
+    """Plain lines on stderr; the access log (server/access_log.py) writes JSON lines to stdout itself."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    access = logging.StreamHandler(sys.stdout)
-    access.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    access_logger = logging.getLogger("switchboard.access")
-    access_logger.handlers[:] = [access]
-    access_logger.propagate = False
     logging.getLogger("aiohttp.access").disabled = True
 
 

@@ -96,9 +96,17 @@ class LiveStates(Mapping[str, EndpointState]):
 
     def __init__(self, endpoints: Mapping[str, EndpointRuntime]) -> None:
         self._endpoints = endpoints
+        self._seen: dict[str, EndpointState] = {}  # one snapshot per endpoint per decision
 
     def __getitem__(self, name: str) -> EndpointState:
-        return self._endpoints[name].snapshot()
+        state = self._seen.get(name)
+        if state is None:
+            state = self._seen[name] = self._endpoints[name].snapshot()
+        return state
+
+    def get(self, name: str, default: EndpointState | None = None) -> EndpointState | None:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and a KeyError; this is the planner's hot path.
+        return self[name] if name in self._endpoints else default
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._endpoints)

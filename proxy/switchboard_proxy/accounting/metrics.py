@@ -7,6 +7,7 @@ state (circuits, in-flight) are read from the current RoutingTable at scrape tim
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -126,6 +127,13 @@ class LiveStateCollector(Collector):
 
 LIVE_STATE = LiveStateCollector()
 REGISTRY.register(LIVE_STATE)
+
+
+@functools.lru_cache(maxsize=16_384)
+def labelled(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, remembered: label sets are bounded by the config, and looking a child up
+    in prometheus_client costs ~1.5 us a time on the hot path."""
+    return metric.labels(*labels)
 
 
 def set_config_version(version: str) -> None:

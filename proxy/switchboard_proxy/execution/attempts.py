@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -66,8 +66,7 @@ class Ready:
             self.response.close()
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptLimits:
+class AttemptLimits(NamedTuple):
     """Timeouts of one attempt, in seconds, already clipped to the caller's deadline."""
 
     connect: float

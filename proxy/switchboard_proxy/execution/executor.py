@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import aiohttp
 
@@ -35,8 +36,7 @@ HEDGE_LOST = "hedge-lost"  # outcome of the attempt cancelled because the hedged
 DEADLINE_SLACK_SECONDS = 0.005
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
     """What happened to one planned attempt: `outcome` is success, a failure kind, or skipped:<why>."""
 
     endpoint: str
@@ -279,7 +279,7 @@ class _Walker:
         records = self.outcome.records
         for index, record in enumerate(records):
             if record.outcome == "cancelled" and record.endpoint != winner.endpoint.config.name:
-                records[index] = replace(record, outcome=HEDGE_LOST)
+                records[index] = record._replace(outcome=HEDGE_LOST)
 
 
 def backoff_seconds(plan: Plan, retry: int, *, retry_after: float | None, rng: random.Random) -> float:

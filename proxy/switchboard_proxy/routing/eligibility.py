@@ -1,14 +1,15 @@
 """Eligibility filters: which endpoints may serve a request right now, and a reason for each that may not.
 
 Every filter has the shape `(request, candidates, context) -> (kept, rejections)` and they run in the
-order of `FILTERS`. The reasons are short stable words: they appear in `switchboard explain`, in
+order of `FILTERS`; each is built from a per-endpoint check of `CHECKS`, which `filter_eligible` runs in
+one pass on the hot path. The reasons are short stable words: they appear in `switchboard explain`, in
 `X-Switchboard-Fallback-Reason` and in logs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from switchboard_proxy.config import EndpointConfig
 
@@ -24,8 +25,7 @@ PROVIDERS_FOR_API: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """Why one endpoint was not planned."""
 
     endpoint: str
@@ -36,8 +36,7 @@ class Rejection:
         return f"{self.endpoint}: {self.reason} ({self.detail})"
 
 
-@dataclass(frozen=True, slots=True)
-class FilterContext:
+class FilterContext(NamedTuple):
     """What filters read besides the request: live state and the deadline left."""
 
     state: RouterState
@@ -63,84 +62,103 @@ def _keep_if(
     return kept, rejections
 
 
-def by_protocol(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+Check = Callable[[RouteRequest, EndpointConfig, FilterContext], "tuple[str, str] | None"]
+
+
+def check_protocol(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """The endpoint must speak the request's API (no cross-protocol translation)."""
-    allowed = PROVIDERS_FOR_API[request.api]
-    return _keep_if(
-        candidates,
-        lambda e: None if e.provider in allowed else ("protocol", f"{e.provider} cannot serve {request.api}"),
-    )
+    if endpoint.provider in PROVIDERS_FOR_API[request.api]:
+        return None
+    return "protocol", f"{endpoint.provider} cannot serve {request.api}"
 
 
-def by_capability(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+def check_capability(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """The endpoint must declare every capability the request needs (tools, json, vision, ...)."""
-
-    def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
-        missing = sorted(request.needs - set(endpoint.capabilities))
-        return ("capability", "lacks " + ", ".join(missing)) if missing else None
-
-    return _keep_if(candidates, check)
+    if not request.needs:
+        return None
+    missing = sorted(request.needs - set(endpoint.capabilities))
+    return ("capability", "lacks " + ", ".join(missing)) if missing else None
 
 
-def by_context_window(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+def check_context_window(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """Estimated prompt plus requested output must fit the window; the output cap must fit too."""
-
-    def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
-        needed = request.prompt_tokens + request.max_tokens
-        if needed > endpoint.context_window_tokens:
-            return "context-window", f"needs ~{needed} tokens, window {endpoint.context_window_tokens}"
-        if request.max_tokens > endpoint.max_output_tokens:
-            return "max-output", f"max_tokens {request.max_tokens} > {endpoint.max_output_tokens}"
-        return None
-
-    return _keep_if(candidates, check)
+    needed = request.prompt_tokens + request.max_tokens
+    if needed > endpoint.context_window_tokens:
+        return "context-window", f"needs ~{needed} tokens, window {endpoint.context_window_tokens}"
+    if request.max_tokens > endpoint.max_output_tokens:
+        return "max-output", f"max_tokens {request.max_tokens} > {endpoint.max_output_tokens}"
+    return None
 
 
-def by_circuit(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+def check_circuit(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """Open circuits are skipped; a half-open one is kept so that a probe can close it."""
-    return _keep_if(
-        candidates,
-        lambda e: (
-            ("circuit-open", "recent consecutive failures")
-            if context.state.of(e.name).circuit == "open"
-            else None
-        ),
-    )
+    if context.state.of(endpoint.name).circuit == "open":
+        return "circuit-open", "recent consecutive failures"
+    return None
 
 
-def by_limits(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+def check_limits(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """Endpoints whose concurrency or rate limit refuses new work now are skipped."""
-
-    def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
-        limited = context.state.of(endpoint.name).limited
-        return (limited, "per-endpoint limit reached") if limited else None
-
-    return _keep_if(candidates, check)
+    limited = context.state.of(endpoint.name).limited
+    return (limited, "per-endpoint limit reached") if limited else None
 
 
-def by_deadline(
-    request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
-) -> tuple[list[EndpointConfig], list[Rejection]]:
+def check_deadline(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
     """Endpoints whose measured latency exceeds the deadline cannot meet it; unmeasured ones are tried."""
+    expected = context.state.of(endpoint.name).expected_ms(stream=request.stream)
+    if expected > context.deadline_ms:
+        return "deadline", f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
+    return None
 
-    def check(endpoint: EndpointConfig) -> tuple[str, str] | None:
-        expected = context.state.of(endpoint.name).expected_ms(stream=request.stream)
-        if expected > context.deadline_ms:
-            return "deadline", f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
-        return None
 
-    return _keep_if(candidates, check)
+def check_live(
+    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
+) -> tuple[str, str] | None:
+    """check_circuit, check_limits and check_deadline in that order, reading the live state once."""
+    live = context.state.of(endpoint.name)
+    if live.circuit == "open":
+        return "circuit-open", "recent consecutive failures"
+    if live.limited:
+        return live.limited, "per-endpoint limit reached"
+    expected = live.ttft_ms if request.stream and live.ttft_ms > 0 else live.latency_ms
+    if expected > context.deadline_ms:
+        return "deadline", f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
+    return None
 
+
+# In order: the first check that refuses an endpoint gives its reason (check_live stands for the last
+# three filters, fused because each would otherwise look the endpoint's live state up again).
+CHECKS: tuple[Check, ...] = (check_protocol, check_capability, check_context_window, check_live)
+
+
+def _filter(check: Check) -> Filter:
+    def apply(
+        request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
+    ) -> tuple[list[EndpointConfig], list[Rejection]]:
+        return _keep_if(candidates, lambda endpoint: check(request, endpoint, context))
+
+    apply.__doc__ = check.__doc__
+    return apply
+
+
+by_protocol = _filter(check_protocol)
+by_capability = _filter(check_capability)
+by_context_window = _filter(check_context_window)
+by_circuit = _filter(check_circuit)
+by_limits = _filter(check_limits)
+by_deadline = _filter(check_deadline)
 
 FILTERS: tuple[Filter, ...] = (
     by_protocol,
@@ -155,10 +173,18 @@ FILTERS: tuple[Filter, ...] = (
 def filter_eligible(
     request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
 ) -> tuple[list[EndpointConfig], list[Rejection]]:
-    """Run every filter in order; an endpoint is rejected by the first filter that refuses it."""
-    kept = list(candidates)
+    """Every check in order, in one pass per endpoint; the first check that refuses it gives the reason.
+
+    Same result as running the FILTERS one after the other, without a list per filter per request.
+    """
+    kept: list[EndpointConfig] = []
     rejections: list[Rejection] = []
-    for check in FILTERS:
-        kept, rejected = check(request, kept, context)
-        rejections.extend(rejected)
+    for endpoint in candidates:
+        for check in CHECKS:
+            verdict = check(request, endpoint, context)
+            if verdict is not None:
+                rejections.append(Rejection(endpoint.name, *verdict))
+                break
+        else:
+            kept.append(endpoint)
     return kept, rejections

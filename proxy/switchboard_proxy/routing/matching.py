@@ -4,15 +4,14 @@ a route name (or one of its `match.models`), the X-Switchboard-Task header, the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from switchboard_proxy.config import RouteConfig, RouterConfig
 
 from .request import RouteRequest
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):
     """The chosen route and the rule that chose it (shown by `switchboard explain`)."""
 
     route: RouteConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, RouterConfig, VariantConfig
 
@@ -27,8 +27,7 @@ Refusal = Literal["", "budget-exhausted"]
 Planned = tuple[EndpointConfig, Stage, str]  # endpoint, stage, why (before retries are expanded)
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One try of one endpoint; `retry` 0 is the first try, 1.. are same-endpoint retries."""
 
     endpoint: str
@@ -68,29 +67,25 @@ def plan(
     """Decide route, variant and ordered attempts. Raises matching.NoRoute when no route applies."""
     match = match_route(config, request)
     route = match.route
-    stopped = frozenset(v for r, v in state.stopped_variants if r == route.name)
-    sticky = request.sticky_key if route.experiment and route.experiment.sticky_by == "user" else ""
-    variant = assign_variant(route, sticky or request.request_id, stopped=stopped)
+    variant = _variant(route, request, state)
     deadline_ms = request.deadline_ms if request.deadline_ms is not None else route.deadline_ms
     context = FilterContext(state=state, deadline_ms=deadline_ms)
 
     pool = _pool_candidates(config, variant, now)
+    pool_names = {c.name for c in pool}
     kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
-    kept_names = {e.name for e in kept}
-    ordered = STRATEGIES[variant.strategy](request, [c for c in pool if c.name in kept_names], state, rng)
+    if len(kept) < len(pool):
+        kept_names = {e.name for e in kept}
+        pool = [c for c in pool if c.name in kept_names]
+    ordered = STRATEGIES[variant.strategy](request, pool, state, rng) if len(pool) > 1 else pool
     planned: list[Planned] = [
         (c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)
     ]
-
-    pool_names = {c.name for c in pool}
-    chain_names = dict.fromkeys(successor(config, name, now) for name in variant.policy.chain)
-    chain = [config.endpoints[name] for name in chain_names if name not in pool_names]
-    chain_kept, chain_rejections = filter_eligible(request, chain, context)
-    position: dict[str, int] = {}
-    for index, name in enumerate(variant.policy.chain):
-        position.setdefault(successor(config, name, now), index)
-    planned += [(e, "fallback", f"chain[{position[e.name]}] of policy") for e in chain_kept]
-    rejections += chain_rejections
+    chain, position = _chain(config, variant, pool_names, now)
+    if chain:
+        chain_kept, chain_rejections = filter_eligible(request, chain, context)
+        planned += [(e, "fallback", f"chain[{position[e.name]}] of policy") for e in chain_kept]
+        rejections += chain_rejections
 
     refusal: Refusal = ""
     if route.name in state.spent_routes and route.budget is not None:
@@ -98,10 +93,11 @@ def plan(
         rejections += spent
 
     timeout_ms = min(variant.policy.total_ms, deadline_ms)
+    retries = range(1 + variant.policy.retry_attempts)
     attempts = tuple(
-        Attempt(endpoint.name, stage, retry, timeout_ms, note if retry == 0 else f"retry {retry}")
+        Attempt(endpoint.name, stage, retry, timeout_ms, f"retry {retry}" if retry else note)
         for endpoint, stage, note in planned
-        for retry in range(1 + variant.policy.retry_attempts)
+        for retry in retries
     )
     return Plan(
         route=route,
@@ -111,9 +107,31 @@ def plan(
         deadline_ms=deadline_ms,
         attempts=attempts,
         rejections=tuple(rejections),
-        shadow=_shadow(config, route, state, now, rng),
+        shadow=_shadow(config, route, state, now, rng) if route.shadow is not None else "",
         refusal=refusal,
     )
+
+
+def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> VariantConfig:
+    if route.experiment is None:
+        return route.variants[0]
+    stopped = frozenset(v for r, v in state.stopped_variants if r == route.name)
+    sticky = request.sticky_key if route.experiment.sticky_by == "user" else ""
+    return assign_variant(route, sticky or request.request_id, stopped=stopped)
+
+
+def _chain(
+    config: RouterConfig, variant: VariantConfig, taken: set[str], now: datetime
+) -> tuple[list[EndpointConfig], dict[str, int]]:
+    """The policy's chain after replacements, without duplicates or pool members, and each entry's index."""
+    chain: list[EndpointConfig] = []
+    position: dict[str, int] = {}
+    for index, name in enumerate(variant.policy.chain):
+        resolved = successor(config, name, now)
+        if resolved not in position and resolved not in taken:
+            position[resolved] = index
+            chain.append(config.endpoints[resolved])
+    return chain, position
 
 
 def successor(config: RouterConfig, name: str, now: datetime) -> str:
@@ -122,8 +140,10 @@ def successor(config: RouterConfig, name: str, now: datetime) -> str:
     compile() already does this for sunsets passed at compile time; doing it here too makes a sunset take
     effect on time in a sidecar whose config was compiled before it.
     """
-    seen = {name}
     endpoint = config.endpoints[name]
+    if endpoint.sunset is None:
+        return name
+    seen = {name}
     while endpoint.sunset is not None and endpoint.sunset <= now and endpoint.replacement in config.endpoints:
         if endpoint.replacement in seen:
             break

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Circuit = Literal["closed", "open", "half-open"]
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointState:
+class EndpointState(NamedTuple):
     """What is known right now about one endpoint."""
 
     circuit: Circuit = "closed"

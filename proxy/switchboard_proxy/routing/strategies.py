@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from switchboard_proxy.config import EndpointConfig
 
@@ -17,8 +17,7 @@ from .request import RouteRequest
 from .state import RouterState
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An eligible endpoint of the pool with its configured weight."""
 
     endpoint: EndpointConfig

@@ -9,6 +9,7 @@ shape by a thin RequestHandler subclass.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -31,8 +32,9 @@ from ..reloading import ConfigHolder, ConfigWatcher
 from ..routing.hints import REQUEST_ID
 from ..settings import ProxySettings
 from . import anthropic_api, openai_api, ops_api
+from .access_log import AccessLog
 from .errors import error_body, error_middleware
-from .state import CONFIG, GUARDRAILS, RECENT, SESSION, SETTINGS, SHADOWS
+from .state import ACCESS_LOG, CONFIG, GUARDRAILS, RECENT, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
 WATCHER = web.AppKey("watcher", ConfigWatcher)
@@ -63,6 +65,9 @@ def build_app(settings: ProxySettings) -> web.Application:
     metrics.LIVE_STATE.source = lambda: holder.table
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_config_watch)
+    if settings.access_log:
+        app[ACCESS_LOG] = AccessLog()
+        app.cleanup_ctx.append(_access_log)
     app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
     app.router.add_post("/v1/completions", openai_api.completions)
     app.router.add_post("/v1/embeddings", openai_api.embeddings)
@@ -92,6 +97,12 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[SHADOWS].stop()
     await session.close()
+
+
+async def _access_log(app: web.Application) -> AsyncIterator[None]:
+    app[ACCESS_LOG].start()
+    yield
+    await app[ACCESS_LOG].stop()
 
 
 async def _config_watch(app: web.Application) -> AsyncIterator[None]:
@@ -160,6 +171,18 @@ class SidecarRunner(web.AppRunner):
         return server
 
 
+def settle_memory() -> None:
+    """Move the long-lived startup objects (modules, config, tables) out of the garbage collector's way.
+
+    Without this a full collection walks ~60k long-lived objects every ~1,700 requests: a 30 ms pause of
+    the event loop. Frozen objects are still freed by reference counting when they go away; and a larger
+    first generation makes young collections rarer (the hot path allocates small, short-lived objects).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) -> None:
     """Run the sidecar until SIGTERM/SIGINT, then drain in-flight requests and streams."""
     app = build_app(settings)
@@ -167,6 +190,7 @@ async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) 
         app, handler_cancellation=True, access_log=None, shutdown_timeout=settings.drain_seconds
     )
     await runner.setup()
+    settle_memory()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=2048)
     await site.start()
     holder = app[CONFIG]

@@ -37,6 +37,7 @@ class Exchange:
     finish_reason: str = ""
     output_empty: bool = False
     client_gone: bool = False
+    finished: float = 0.0  # event-loop time the answer was complete (recording happens a moment later)
 
     @property
     def request_id(self) -> str:

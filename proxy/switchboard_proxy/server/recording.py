@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-
-import orjson
+from typing import Any
 
 from ..accounting import metrics
 from ..accounting.feedback import Served
 from .exchange import Exchange
-from .state import GUARDRAILS, RECENT, SETTINGS
-
-access_log = logging.getLogger("switchboard.access")
+from .state import ACCESS_LOG, GUARDRAILS, RECENT
 
 
 def record(exchange: Exchange) -> None:
@@ -27,15 +24,16 @@ def record(exchange: Exchange) -> None:
     route = plan.route.name if plan else "none"
     variant = plan.variant.name if plan else "none"
     endpoint = exchange.endpoint
-    duration = asyncio.get_running_loop().time() - exchange.started
-    metrics.REQUESTS.labels(route, variant, endpoint, str(status)).inc()
+    duration = (exchange.finished or asyncio.get_running_loop().time()) - exchange.started
+    metrics.labelled(metrics.REQUESTS, route, variant, endpoint, str(status)).inc()
     if plan is not None:
-        metrics.REQUEST_DURATION.labels(route, variant).observe(duration)
+        metrics.labelled(metrics.REQUEST_DURATION, route, variant).observe(duration)
         _record_attempts(exchange, route)
         _record_served(exchange, route, variant)
         _remember(exchange, route, variant, status)
-    if exchange.request.app[SETTINGS].access_log:
-        _log(exchange, status, route, variant, duration)
+    writer = exchange.request.app.get(ACCESS_LOG)
+    if writer is not None:
+        writer.write(_line(exchange, status, route, variant, duration))
 
 
 def _record_attempts(exchange: Exchange, route: str) -> None:
@@ -43,19 +41,23 @@ def _record_attempts(exchange: Exchange, route: str) -> None:
     if outcome is None:
         return
     for attempt in outcome.records:
-        metrics.ATTEMPTS.labels(route, attempt.endpoint, attempt.outcome).inc()
+        metrics.labelled(metrics.ATTEMPTS, route, attempt.endpoint, attempt.outcome).inc()
         if attempt.seconds and not attempt.outcome.startswith("skipped"):
-            metrics.UPSTREAM_DURATION.labels(attempt.endpoint).observe(attempt.seconds)
+            metrics.labelled(metrics.UPSTREAM_DURATION, attempt.endpoint).observe(attempt.seconds)
     if exchange.fallback_reason and exchange.endpoint != "none" and exchange.plan and exchange.plan.attempts:
-        metrics.FALLBACKS.labels(
-            route, exchange.plan.attempts[0].endpoint, exchange.endpoint, exchange.fallback_reason
+        metrics.labelled(
+            metrics.FALLBACKS,
+            route,
+            exchange.plan.attempts[0].endpoint,
+            exchange.endpoint,
+            exchange.fallback_reason,
         ).inc()
 
 
 def _record_served(exchange: Exchange, route: str, variant: str) -> None:
     endpoint = exchange.endpoint
     if exchange.degraded:
-        metrics.DEGRADED.labels(route, variant, exchange.fallback_reason or "unknown").inc()
+        metrics.labelled(metrics.DEGRADED, route, variant, exchange.fallback_reason or "unknown").inc()
     if endpoint == "none":
         return
     usage = exchange.usage
@@ -65,18 +67,18 @@ def _record_served(exchange: Exchange, route: str, variant: str) -> None:
         ("cached", usage.cached_tokens),
     ):
         if count:
-            metrics.TOKENS.labels(route, endpoint, kind).inc(count)
+            metrics.labelled(metrics.TOKENS, route, endpoint, kind).inc(count)
     if exchange.cost_usd:
-        metrics.COST.labels(route, variant, endpoint).inc(exchange.cost_usd)
+        metrics.labelled(metrics.COST, route, variant, endpoint).inc(exchange.cost_usd)
         spend = exchange.table.spend.get(route)
         if spend is not None:
             spend.add(exchange.cost_usd)
     if exchange.ttft_seconds is not None:
-        metrics.TTFT.labels(route, endpoint).observe(exchange.ttft_seconds)
+        metrics.labelled(metrics.TTFT, route, endpoint).observe(exchange.ttft_seconds)
     if exchange.finish_reason:
-        metrics.FINISHES.labels(route, endpoint, exchange.finish_reason).inc()
+        metrics.labelled(metrics.FINISHES, route, endpoint, exchange.finish_reason).inc()
     if exchange.output_empty and exchange.api != "embeddings" and not exchange.client_gone:
-        metrics.EMPTY_OUTPUTS.labels(route, endpoint).inc()
+        metrics.labelled(metrics.EMPTY_OUTPUTS, route, endpoint).inc()
 
 
 def _remember(exchange: Exchange, route: str, variant: str, status: int) -> None:
@@ -90,7 +92,7 @@ def _remember(exchange: Exchange, route: str, variant: str, status: int) -> None
     assert plan is not None
     if app[GUARDRAILS].observe(route, variant, failed=failed, experiment=plan.route.experiment):
         exchange.table.stopped_variants.add((route, variant))
-        metrics.VARIANT_STOPPED.labels(route, variant).set(1)
+        metrics.labelled(metrics.VARIANT_STOPPED, route, variant).set(1)
         logging.getLogger("switchboard.proxy").warning(
             "guardrails stopped variant %s of route %s (error rate over %.3f)",
             variant,
@@ -99,7 +101,7 @@ def _remember(exchange: Exchange, route: str, variant: str, status: int) -> None
         )
 
 
-def _log(exchange: Exchange, status: int, route: str, variant: str, duration: float) -> None:
+def _line(exchange: Exchange, status: int, route: str, variant: str, duration: float) -> dict[str, Any]:
     outcome = exchange.outcome
     line = {
         "ts": round(time.time(), 3),
@@ -122,4 +124,4 @@ def _log(exchange: Exchange, status: int, route: str, variant: str, duration: fl
         "degraded": exchange.degraded,
         "stream": bool(exchange.call and exchange.call.stream),
     }
-    access_log.info(orjson.dumps(line).decode())
+    return line

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
@@ -125,5 +124,5 @@ def _mark_midstream_failure(exchange: Exchange, endpoint: str) -> None:
     records = exchange.outcome.records if exchange.outcome is not None else []
     for index in range(len(records) - 1, -1, -1):
         if records[index].endpoint == endpoint and records[index].outcome == "success":
-            records[index] = replace(records[index], outcome=MIDSTREAM_FAILURE)
+            records[index] = records[index]._replace(outcome=MIDSTREAM_FAILURE)
             return

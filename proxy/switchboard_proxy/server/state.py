@@ -10,6 +10,7 @@ from ..accounting.guardrails import Guardrails
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder
 from ..settings import ProxySettings
+from .access_log import AccessLog
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 CONFIG = web.AppKey("config", ConfigHolder)
@@ -17,3 +18,4 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 RECENT = web.AppKey("recent", RecentRequests)
 GUARDRAILS = web.AppKey("guardrails", Guardrails)
 SHADOWS = web.AppKey("shadows", Shadows)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)

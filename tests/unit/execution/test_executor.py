@@ -336,7 +336,8 @@ async def test_hedge_after_a_context_length_error_respects_the_window(upstream, 
         upstream.url,
         ["context"],
         ["ok", "large"],
-        policy_spec=HEDGE,
+        # A hedge delay far above the fake's instant 400, so the error always comes before the hedge would.
+        policy_spec={**HEDGE, "hedge": {"afterMs": 1500}},
         endpoint_specs={
             "context": {"contextWindow": 8192},
             "ok": {"contextWindow": 8192},

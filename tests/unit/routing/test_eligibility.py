@@ -279,12 +279,12 @@ def test_filter_eligible_keeps_order_and_rejects_each_endpoint_once() -> None:
     request = RouteRequest(needs=frozenset({"tools"}), prompt_tokens=100)
     kept, rejections = filter_eligible(request, candidates, context(states))
     assert [e.name for e in kept] == ["a", "e"]
-    # Grouped by filter (in FILTERS order), candidate order inside a filter.
+    # In candidate order, each with the first check (in CHECKS order) that refused it.
     assert [(r.endpoint, r.reason) for r in rejections] == [
-        ("d", "protocol"),
         ("b", "capability"),
-        ("f", "context-window"),
         ("c", "circuit-open"),
+        ("d", "protocol"),
+        ("f", "context-window"),
     ]
     assert sorted([e.name for e in kept] + [r.endpoint for r in rejections]) == names
 

@@ -1,0 +1,127 @@
+"""`switchboard validate | compile | explain | crds`, run as the user runs them (the console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from switchboard_proxy.config import compile, load_resources, parse_router_config
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "switchboard")
+INVALID = REPO / "tests" / "testdata" / "resources" / "invalid"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_validate_accepts_the_examples() -> None:
+    result = run("validate", "examples/")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok: 9 endpoints, 5 policies, 6 routes"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("route-weights-not-100", "ModelRoute/chat: spec.targets: target weights", id="cel-rule"),
+        pytest.param("endpoint-wrong-provider", "ModelEndpoint/small: spec.provider: 'gemini'", id="schema"),
+        pytest.param(
+            "route-unknown-endpoint",
+            "ModelRoute/chat: spec.targets[0].endpoint: ModelEndpoint 'nope'",
+            id="reference",
+        ),
+    ],
+)
+def test_validate_names_file_resource_and_field(name: str, expected: str) -> None:
+    path = f"tests/testdata/resources/invalid/{name}.yaml"
+    result = run("validate", path)
+    assert result.returncode == 1
+    assert f"{path}: {expected}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_every_problem_of_a_directory(tmp_path: Path) -> None:
+    for name in ("endpoint-wrong-provider", "policy-negative-timeout", "two-default-routes"):
+        (tmp_path / f"{name}.yaml").write_text((INVALID / f"{name}.yaml").read_text())
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "spec.provider" in result.stderr and "spec.timeouts.connectMs" in result.stderr
+    assert "already the default route" in result.stderr
+
+
+def test_validate_of_a_missing_path_is_a_usage_error() -> None:
+    result = run("validate", "no/such/dir")
+    assert result.returncode == 2 and "no such file or directory" in result.stderr
+
+
+def test_compile_prints_the_config_the_contract_compiles() -> None:
+    result = run("compile", "examples/", "--namespace", "team-a", "--at", "2026-11-01T00:00:00+00:00")
+    assert result.returncode == 0, result.stderr
+    printed = parse_router_config(result.stdout)
+    expected = compile(
+        load_resources(["examples"], namespace="team-a").resources, now=datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    assert printed == expected and printed.namespace == "team-a"
+
+
+def test_compile_after_a_sunset_moves_traffic() -> None:
+    before = json.loads(run("compile", "examples/", "--at", "2027-02-28T00:00:00+00:00").stdout)
+    after = json.loads(run("compile", "examples/", "--at", "2027-03-02T00:00:00+00:00").stdout)
+
+    def pool(config: dict[str, Any]) -> list[str]:
+        return [t["endpoint"] for t in config["routes"]["tab-completion"]["variants"][0]["targets"]]
+
+    assert pool(before) == ["small-fast", "small-alt"]
+    assert pool(after) == ["small-fast-v2", "small-alt"]
+    assert before["version"] != after["version"]
+
+
+def test_explain_shows_route_variant_attempts_and_reasons(tmp_path: Path) -> None:
+    body = tmp_path / "body.json"
+    body.write_text(
+        json.dumps(
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}
+        )
+    )
+    result = run("explain", "--resources", "examples/", "--task", "edit", "--body", str(body))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "route:     edit  (task 'edit' in match.taskTypes)" in out
+    assert "capable: capability (lacks vision)" in out  # the image needs vision, capable has none
+    assert "frontier" in out.split("attempts:")[1].split("skipped:")[0]
+
+
+def test_explain_json_and_sticky_variant() -> None:
+    args = ("explain", "--resources", "examples/", "--task", "completion", "--json")
+    first = json.loads(run(*args, "--header", "X-Switchboard-User=alice").stdout)
+    again = json.loads(run(*args, "--header", "x-switchboard-user=alice", "--seed", "7").stdout)
+    assert first["route"] == "tab-completion" and first["variant"] == again["variant"]
+    assert {a["endpoint"] for a in first["attempts"]} <= {"small-fast", "small-alt", "small-fast-v2"}
+    assert first["when_all_fail"] == "static"
+
+
+def test_explain_without_a_matching_route() -> None:
+    result = run(
+        "explain", "--resources", "tests/testdata/resources/valid/providers.yaml", "--task", "nothing"
+    )
+    assert result.returncode == 1 and "no route matches task 'nothing'" in result.stderr
+
+
+def test_crds_prints_the_committed_definitions() -> None:
+    result = run("crds")
+    assert result.returncode == 0
+    assert result.stdout.count("kind: CustomResourceDefinition") == 3
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "explain", "crds"])
+def test_every_command_has_complete_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0 and "usage: switchboard" in result.stdout
