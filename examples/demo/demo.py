@@ -25,11 +25,18 @@ PROXY = "http://127.0.0.1:8787"
 CAPABLE = "llama-3.3-70b-instruct"  # the chat route's primary model in examples/endpoints.yaml
 
 
-def call(path: str, body: dict[str, object] | None = None, *, headers: dict[str, str] | None = None,
-         base: str = PROXY, method: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    path: str,
+    body: dict[str, object] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    base: str = PROXY,
+    method: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        base + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()
@@ -64,7 +71,7 @@ def show(title: str, task: str, *, stream: bool = False) -> None:
 def tour() -> None:
     show("chat goes to its primary, the capable model", "chat")
     call(f"/sim/models/{CAPABLE}", {"fault": "error-503"}, base=SIM, method="PUT")
-    print(f"\n   ...now the capable model fails: PUT {SIM}/sim/models/{CAPABLE} {{\"fault\":\"error-503\"}}")
+    print(f'\n   ...now the capable model fails: PUT {SIM}/sim/models/{CAPABLE} {{"fault":"error-503"}}')
     show("chat fails over along the interactive policy's chain", "chat")
     show("streams fail over before the first byte, invisibly", "chat", stream=True)
     call(f"/sim/models/{CAPABLE}", base=SIM, method="DELETE")
@@ -72,12 +79,16 @@ def tour() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-tour", action="store_true", help="start the sidecar and the sim, skip the tour")
     parser.add_argument("--tour-only", action="store_true", help="run the tour and stop (used by the tests)")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    sim = subprocess.Popen([str(BIN / "switchboard-sim"), "--config", str(REPO / "examples/demo/sim.yaml")], env=env)
+    sim = subprocess.Popen(
+        [str(BIN / "switchboard-sim"), "--config", str(REPO / "examples/demo/sim.yaml")], env=env
+    )
     proxy = subprocess.Popen([str(BIN / "switchboard-proxy"), "--resources", str(REPO / "examples")], env=env)
     try:
         wait_for(f"{SIM}/healthz", sim, "switchboard-sim")
@@ -86,7 +97,8 @@ def main() -> int:
             tour()
         if args.tour_only:
             return 0
-        print(f"""
+        print(
+            f"""
 The sidecar is serving examples/ on {PROXY} (switchboard-sim plays the models on {SIM}).
   curl {PROXY}/v1/chat/completions -H 'X-Switchboard-Task: chat' -d '{{"messages":[{{"role":"user","content":"hi"}}]}}' -i
   OPENAI_BASE_URL={PROXY}/v1 OPENAI_API_KEY=unused python -c "import openai; print(openai.OpenAI().chat.completions.create(model='chat', messages=[{{'role':'user','content':'hi'}}]))"
@@ -95,7 +107,9 @@ Fail an endpoint and watch X-Switchboard-Endpoint / X-Switchboard-Fallback-Reaso
   faults: error-500 error-503 rate-limited overloaded hang reset midstream-fail first-event-error context-length
 Explain a decision:  .venv/bin/switchboard explain --resources examples/ --task edit
 State:  {PROXY}/switchboard/endpoints   {PROXY}/switchboard/config   {PROXY}/metrics
-Ctrl-C stops both.""", flush=True)
+Ctrl-C stops both.""",
+            flush=True,
+        )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
             while proxy.poll() is None and sim.poll() is None:
