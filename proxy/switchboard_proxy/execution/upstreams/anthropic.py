@@ -8,7 +8,7 @@ import orjson
 
 from switchboard_proxy.config import EndpointConfig
 
-from .base import Call, Prepared, Usage, as_int
+from .base import Call, Prepared, Usage, as_int, common_headers
 
 DEFAULT_VERSION = "2023-06-01"
 
@@ -16,15 +16,10 @@ DEFAULT_VERSION = "2023-06-01"
 def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
     body = dict(call.body)
     body["model"] = endpoint.model
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if call.stream else "application/json",
-        "anthropic-version": call.forwarded.get("anthropic-version", DEFAULT_VERSION),
-    }
+    headers = common_headers(call)
+    headers["anthropic-version"] = call.forwarded.get("anthropic-version", DEFAULT_VERSION)
     if "anthropic-beta" in call.forwarded:
         headers["anthropic-beta"] = call.forwarded["anthropic-beta"]
-    if call.request_id:
-        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
     if key:
         headers["x-api-key"] = key
     return Prepared(url=endpoint.url + "/messages", headers=headers, payload=orjson.dumps(body))

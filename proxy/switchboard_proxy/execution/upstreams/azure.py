@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from switchboard_proxy.config import EndpointConfig
 
-from .base import Call, Prepared
+from .base import Call, Prepared, common_headers
 from .openai import PATHS, rewrite_body
 
 
@@ -16,12 +16,7 @@ def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
         f"{endpoint.url}/openai/deployments/{quote(endpoint.model, safe='')}{PATHS[call.api]}"
         f"?api-version={quote(endpoint.api_version, safe='')}"
     )
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if call.stream else "application/json",
-    }
-    if call.request_id:
-        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
+    headers = common_headers(call)
     if key:
         headers["api-key"] = key
     return Prepared(url=url, headers=headers, payload=payload, add_usage=add_usage)

@@ -50,3 +50,14 @@ class Usage:
 
 def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def common_headers(call: Call) -> dict[str, str]:
+    """Headers every provider gets: JSON in, JSON or SSE out, and the request id end to end."""
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if call.stream else "application/json",
+    }
+    if call.request_id:
+        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
+    return headers

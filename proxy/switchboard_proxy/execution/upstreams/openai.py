@@ -8,7 +8,7 @@ import orjson
 
 from switchboard_proxy.config import EndpointConfig
 
-from .base import Call, Prepared, Usage, as_int
+from .base import Call, Prepared, Usage, as_int, common_headers
 
 PATHS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
 
@@ -28,12 +28,7 @@ def rewrite_body(endpoint: EndpointConfig, call: Call) -> tuple[bytes, bool]:
 
 def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
     payload, add_usage = rewrite_body(endpoint, call)
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if call.stream else "application/json",
-    }
-    if call.request_id:
-        headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
+    headers = common_headers(call)
     if key:
         headers["Authorization"] = f"Bearer {key}"
     headers.update({k: v for k, v in call.forwarded.items() if k.startswith("openai-")})
