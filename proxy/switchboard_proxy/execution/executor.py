@@ -36,6 +36,9 @@ HEDGE_LOST = "hedge-lost"  # outcome of the attempt cancelled because the hedged
 DEADLINE_SLACK_SECONDS = 0.005
 
 
+SHED = "shed"  # skipped: the endpoint's room is kept for higher priorities
+
+
 class AttemptRecord(NamedTuple):
     """What happened to one planned attempt: `outcome` is success, a failure kind, or skipped:<why>."""
 
@@ -167,9 +170,11 @@ class _Walker:
         if not endpoint.breaker.allow():
             self._skip(name, "circuit-open")
             return False
-        if not endpoint.concurrency.try_acquire():
+        if not endpoint.concurrency.try_acquire(self.plan.priority):
             endpoint.breaker.release()
-            self._skip(name, "concurrency-limit")
+            # Full for everyone, or only for this priority: then the request is shed to keep room for
+            # more important work.
+            self._skip(name, "concurrency-limit" if endpoint.concurrency.is_full else SHED)
             return False
         # Rate buckets last: a request turned away by them must not have spent the other bucket's tokens.
         if not endpoint.rate.try_take():

@@ -1,6 +1,6 @@
 """Per-endpoint limits and the retry budget: small counters with an injected clock.
 
-- ConcurrencyLimit: requests in flight to one endpoint (0 = unlimited);
+- ConcurrencyLimit: requests in flight to one endpoint (0 = unlimited), shared out by priority;
 - TokenBucket: requests per minute to one endpoint (0 = unlimited);
 - RetryBudget: same-endpoint retries allowed as a share of recent requests, so that an outage cannot
   multiply upstream load (Finagle's idea: a deposit per request, a withdrawal per retry, and a small
@@ -15,8 +15,13 @@ from collections.abc import Callable
 Clock = Callable[[], float]
 
 
+# Share of an endpoint's concurrency limit each priority may fill. Under overload, sheddable work is
+# turned away first (once the endpoint is 60% busy), then standard work (85%); critical work may use it all.
+PRIORITY_SHARE: dict[str, float] = {"critical": 1.0, "standard": 0.85, "sheddable": 0.6}
+
+
 class ConcurrencyLimit:
-    """Counts requests in flight; `try_acquire` refuses beyond the limit."""
+    """Counts requests in flight; `try_acquire` refuses beyond the priority's share of the limit."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -26,8 +31,12 @@ class ConcurrencyLimit:
     def is_full(self) -> bool:
         return bool(self.limit) and self.inflight >= self.limit
 
-    def try_acquire(self) -> bool:
-        if self.is_full:
+    def ceiling(self, priority: str) -> int:
+        """How many requests may be in flight when one of this priority asks (never below 1)."""
+        return max(1, int(self.limit * PRIORITY_SHARE[priority]))
+
+    def try_acquire(self, priority: str = "critical") -> bool:
+        if self.limit and self.inflight >= self.ceiling(priority):
             return False
         self.inflight += 1
         return True

@@ -12,8 +12,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..accounting import metrics
 from ..accounting.usage import cost_usd
 from ..execution.attempts import AttemptFailed, Ready
+from ..execution.executor import SHED
 from ..execution.upstreams import Usage
 from ..execution.upstreams import anthropic as anthropic_wire
 from ..execution.upstreams import openai as openai_wire
@@ -51,6 +53,7 @@ async def _answer(exchange: Exchange) -> web.StreamResponse:
     if outcome.error is not None:
         return pass_through(exchange, outcome.error)
     too_large(exchange)
+    shed(exchange)
     sent = [r for r in outcome.records if not r.outcome.startswith("skipped") and r.outcome != "cancelled"]
     if sent and all(r.outcome == "context-length" for r in sent):
         assert outcome.last_failed is not None
@@ -68,6 +71,27 @@ async def _answer(exchange: Exchange) -> web.StreamResponse:
         )
     exchange.degraded = True
     return degraded_response(exchange, headers(exchange))
+
+
+def shed(exchange: Exchange) -> None:
+    """Raise a 503 when the request was turned away to keep room for higher priorities (load shedding).
+
+    Shedding is the sidecar protecting critical work during a spike, not an outage: no degraded answer,
+    a short Retry-After instead, and `switchboard_shed_total{reason="overload"}` counts it.
+    """
+    outcome, plan = exchange.outcome, exchange.plan
+    if outcome is None or plan is None or not any(r.outcome == f"skipped:{SHED}" for r in outcome.records):
+        return
+    if any(not r.outcome.startswith("skipped") for r in outcome.records):
+        return  # something was tried and failed: that is an outage, handled as one
+    metrics.labelled(metrics.SHED, plan.route.name, plan.priority, "overload").inc()
+    raise Unavailable(
+        f"shed: route '{plan.route.name}' ({plan.priority}) is over its share of the endpoints' capacity; "
+        "retry shortly",
+        code="overloaded",
+        retry_after=1,
+        headers=headers(exchange),
+    )
 
 
 def too_large(exchange: Exchange) -> None:

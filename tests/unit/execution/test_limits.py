@@ -146,3 +146,21 @@ def test_retry_budget_after_a_long_pause_starts_fresh() -> None:
     assert spend_all(budget) == 10
     clock.now += 1000
     assert spend_all(budget) == 10
+
+
+def test_concurrency_is_shared_out_by_priority() -> None:
+    from switchboard_proxy.execution.limits import ConcurrencyLimit
+
+    limit = ConcurrencyLimit(10)
+    taken = [limit.try_acquire("sheddable") for _ in range(10)]
+    assert taken.count(True) == 6  # sheddable work stops at 60%
+    assert [limit.try_acquire("standard") for _ in range(4)] == [True, True, False, False]  # 85%
+    assert [limit.try_acquire("critical") for _ in range(3)] == [True, True, False]  # critical: all of it
+    assert limit.is_full
+
+
+def test_a_tiny_limit_still_admits_one_of_every_priority() -> None:
+    from switchboard_proxy.execution.limits import ConcurrencyLimit
+
+    assert ConcurrencyLimit(1).try_acquire("sheddable")
+    assert ConcurrencyLimit(0).try_acquire("sheddable")  # unlimited
