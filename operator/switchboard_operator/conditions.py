@@ -108,6 +108,10 @@ def render(
 
 
 def transitions(conditions: Sequence[Condition], previous: Sequence[dict[str, Any]]) -> list[Condition]:
-    """Conditions whose status differs from before (a first status counts as a transition)."""
-    before = {c.get("type"): c.get("status") for c in previous if isinstance(c, dict)}
-    return [c for c in conditions if before.get(c.type) != c.status]
+    """Conditions whose status or reason differs from before (a first status counts as a transition).
+
+    A reason alone changing is news too: Deprecated stays True when the sunset passes and traffic moves
+    (Deprecated -> PastSunset), and Ready stays False when its cause changes.
+    """
+    before = {c.get("type"): (c.get("status"), c.get("reason")) for c in previous if isinstance(c, dict)}
+    return [c for c in conditions if before.get(c.type) != (c.status, c.reason)]

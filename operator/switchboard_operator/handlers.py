@@ -1,12 +1,15 @@
 """Kopf handlers only: each one hands its namespace to `Reconciler.reconcile_namespace`.
 
-- create/update/delete/resume of any ModelEndpoint, FallbackPolicy or ModelRoute (delete without a
-  finalizer: nothing needs cleaning up that the garbage collector does not already remove);
+- create/update/resume of any ModelEndpoint, FallbackPolicy or ModelRoute;
+- their deletion, seen as the watch's DELETED event: no finalizer, since nothing needs cleaning up that the
+  garbage collector does not already remove (and Kopf never calls `on.delete` handlers for an object
+  deleted without one, so those would never run);
 - events of Secrets that some endpoint references (a rotated key reaches switchboard-credentials);
 - a background task that reconciles a namespace when one of its sunsets passes (Kopf timers would put a
-  finalizer on every endpoint; one loop does not).
-API hiccups become `kopf.TemporaryError`, so Kopf retries after a delay; bad specs never raise, they
-become status conditions.
+  finalizer on every endpoint; one loop does not), and retries what event handlers could not finish.
+API hiccups become `kopf.TemporaryError`, so Kopf retries change handlers after a delay; event handlers
+are never retried by Kopf, so their namespace is handed to the background task instead. Bad specs never
+raise, they become status conditions.
 """
 
 from __future__ import annotations
@@ -42,14 +45,31 @@ def reconcile(namespace: str, memo: Any) -> None:
     memo.sunsets.remember(namespace, desired.next_sunset)
 
 
+def reconcile_or_retry_later(namespace: str, memo: Any) -> None:
+    """For event handlers, which Kopf does not retry: on an API hiccup the sunset loop tries again."""
+    try:
+        reconcile(namespace, memo)
+    except kopf.TemporaryError as exc:
+        log.warning("%s; will retry", exc)
+        memo.sunsets.remember(namespace, datetime.now(UTC))
+
+
+def _is_gone(*, type: str, **_: Any) -> bool:
+    return type == "DELETED"
+
+
 def _register(plural: str) -> None:
     @kopf.on.resume(GROUP, VERSION, plural, id=f"resume-{plural}")
     @kopf.on.create(GROUP, VERSION, plural, id=f"create-{plural}")
     @kopf.on.update(GROUP, VERSION, plural, id=f"update-{plural}")
-    @kopf.on.delete(GROUP, VERSION, plural, id=f"delete-{plural}", optional=True)
     def on_change(*, namespace: str | None, memo: Any, **_: Any) -> None:
         if namespace:
             reconcile(namespace, memo)
+
+    @kopf.on.event(GROUP, VERSION, plural, id=f"gone-{plural}", when=_is_gone)
+    def on_gone(*, namespace: str | None, memo: Any, **_: Any) -> None:
+        if namespace:
+            reconcile_or_retry_later(namespace, memo)
 
 
 for _plural in PLURALS.values():
@@ -63,7 +83,7 @@ def _is_referenced(*, name: str, namespace: str | None, memo: Any, **_: Any) -> 
 @kopf.on.event("", "v1", "secrets", when=_is_referenced)
 def on_secret(*, namespace: str | None, memo: Any, **_: Any) -> None:
     if namespace:
-        reconcile(namespace, memo)
+        reconcile_or_retry_later(namespace, memo)
 
 
 @kopf.on.startup()
@@ -101,11 +121,12 @@ async def stop(memo: Any, **_: Any) -> None:
 
 
 async def _sunset_loop(memo: Any) -> None:
-    """Recompile a namespace when one of its endpoints reaches its sunset."""
+    """Recompile a namespace when one of its endpoints reaches its sunset (or an event handler's
+    reconcile failed and is due again)."""
     while True:
         await asyncio.sleep(memo.sunset_check_seconds)
         for namespace in memo.sunsets.due(datetime.now(UTC)):
-            log.info("namespace %s: a sunset has passed; moving traffic to replacements", namespace)
+            log.info("namespace %s: recompiling (a sunset has passed, or a retry is due)", namespace)
             try:
                 await asyncio.to_thread(reconcile, namespace, memo)
             except kopf.TemporaryError as exc:

@@ -83,10 +83,10 @@ def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from_args(argv)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Kopf's own handler on the root logger is the only one (a second, e.g. from logging.basicConfig,
+    # would print every line twice); its level is ours, not Kopf's INFO-or-DEBUG choice.
     kopf.configure(verbose=settings.log_level == "debug")
+    logging.getLogger().setLevel(settings.log_level.upper())
     from . import handlers  # registers the handlers with Kopf's default registry
 
     if settings.webhook_port:

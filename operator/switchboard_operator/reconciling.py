@@ -222,7 +222,8 @@ def _matches(current: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
     if current is None:
         return False
     for key in ("data", "rules", "subjects", "roleRef", "type"):
-        if key in desired and current.get(key) != desired[key]:
+        # The API server leaves out empty fields: a Secret with no keys reads back without `data`.
+        if key in desired and (current.get(key) or None) != (desired[key] or None):
             return False
     metadata, live = desired["metadata"], current.get("metadata") or {}
     owners = {o["uid"] for o in metadata.get("ownerReferences", [])}

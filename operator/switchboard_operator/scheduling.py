@@ -1,4 +1,5 @@
-"""`SunsetSchedule`: when each namespace next needs a recompile because an endpoint's sunset passes."""
+"""`SunsetSchedule`: when each namespace next needs a recompile because an endpoint's sunset passes (or
+because a reconcile started by an event, which Kopf does not retry, failed and must run again)."""
 
 from __future__ import annotations
 

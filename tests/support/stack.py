@@ -39,8 +39,15 @@ class Reply:
         return lowered.get(name.lower())
 
 
-def http(method: str, url: str, body: Any = None, *, headers: dict[str, str] | None = None,
-         raw: bytes | None = None, timeout: float = 30) -> Reply:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 30,
+) -> Reply:
     """One request with urllib; returns the reply whatever its status."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method)
@@ -48,28 +55,35 @@ def http(method: str, url: str, body: Any = None, *, headers: dict[str, str] | N
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return Reply(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Reply(error.code, dict(error.headers), error.read())
 
 
-def start_sim(models: dict[str, dict[str, Any]], *, listen: dict[str, int] | None = None,
-              tmp_dir: Path) -> Process:
+def start_sim(
+    models: dict[str, dict[str, Any]], *, listen: dict[str, int] | None = None, tmp_dir: Path
+) -> Process:
     """switchboard-sim serving `models` (name -> profile fields) on a free port; `.base_url` is set."""
     port = free_port()
     config = tmp_dir / f"sim-{port}.json"
     config.write_text(json.dumps({"models": models, "listen": listen or {}}))
-    process = start_process([console_script("switchboard-sim"), "--port", str(port), "--config", str(config)],
-                           ready_url=f"http://127.0.0.1:{port}/healthz")
+    process = start_process(
+        [console_script("switchboard-sim"), "--port", str(port), "--config", str(config)],
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
     process.base_url = f"http://127.0.0.1:{port}"
     return process
 
 
 def endpoint(name: str, sim_url: str, **spec: Any) -> dict[str, Any]:
     """A ModelEndpoint document pointing at the sim (model id defaults to the endpoint name)."""
-    return {"apiVersion": API_VERSION, "kind": "ModelEndpoint", "metadata": {"name": name},
-            "spec": {"url": f"{sim_url}/v1", "model": name, **spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelEndpoint",
+        "metadata": {"name": name},
+        "spec": {"url": f"{sim_url}/v1", "model": name, **spec},
+    }
 
 
 def policy(name: str, **spec: Any) -> dict[str, Any]:
@@ -78,8 +92,12 @@ def policy(name: str, **spec: Any) -> dict[str, Any]:
 
 def route(name: str, targets: Sequence[str | dict[str, Any]], **spec: Any) -> dict[str, Any]:
     pool = [t if isinstance(t, dict) else {"endpoint": t} for t in targets]
-    return {"apiVersion": API_VERSION, "kind": "ModelRoute", "metadata": {"name": name},
-            "spec": {"targets": pool, **spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelRoute",
+        "metadata": {"name": name},
+        "spec": {"targets": pool, **spec},
+    }
 
 
 def write_resources(directory: Path, documents: Iterable[dict[str, Any]]) -> Path:
@@ -89,8 +107,14 @@ def write_resources(directory: Path, documents: Iterable[dict[str, Any]]) -> Pat
     return directory
 
 
-def start_proxy(*, resources: Path | None = None, config: Path | None = None, args: Sequence[str] = (),
-                env: dict[str, str] | None = None, timeout: float = 20) -> Process:
+def start_proxy(
+    *,
+    resources: Path | None = None,
+    config: Path | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> Process:
     """switchboard-proxy on a free port with `--resources` or `--config`; `.base_url` is set."""
     port = free_port()
     source = ["--resources", str(resources)] if resources is not None else ["--config", str(config)]
@@ -115,12 +139,16 @@ class Stack:
     def openai(self, **options: Any) -> Any:
         import openai
 
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key="unused-by-the-sidecar", max_retries=0, **options)
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1", api_key="unused-by-the-sidecar", max_retries=0, **options
+        )
 
     def anthropic(self, **options: Any) -> Any:
         import anthropic
 
-        return anthropic.Anthropic(base_url=self.url, api_key="unused-by-the-sidecar", max_retries=0, **options)
+        return anthropic.Anthropic(
+            base_url=self.url, api_key="unused-by-the-sidecar", max_retries=0, **options
+        )
 
     def post(self, path: str, body: Any = None, **options: Any) -> Reply:
         return http("POST", self.url + path, body, **options)
@@ -141,7 +169,9 @@ class Stack:
 
     def sim_requests(self, model: str = "", limit: int = 50) -> list[dict[str, Any]]:
         query = f"?model={model}&limit={limit}" if model else f"?limit={limit}"
-        requests: list[dict[str, Any]] = http("GET", f"{self.sim.base_url}/sim/requests{query}").json()["requests"]
+        requests: list[dict[str, Any]] = http("GET", f"{self.sim.base_url}/sim/requests{query}").json()[
+            "requests"
+        ]
         return requests
 
     def metric(self, name: str, **labels: str) -> float:
@@ -149,7 +179,7 @@ class Stack:
         return read_metric(self.get("/metrics").body.decode(), name, **labels)
 
 
-_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
+_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
 
 
 def read_metric(text: str, name: str, **labels: str) -> float:

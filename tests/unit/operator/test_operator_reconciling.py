@@ -181,6 +181,19 @@ def test_deprecation_before_and_after_sunset() -> None:
     assert after.next_sunset is None
 
 
+def test_the_sunset_passing_is_an_event_though_deprecated_stays_true() -> None:
+    sunset = NOW + timedelta(days=1)
+    objects = [
+        endpoint("old", deprecation={"sunset": sunset.isoformat(), "replacement": "new"}),
+        endpoint("new"),
+        route("r", "old"),
+    ]
+    previous = status_of(plan(*objects), "old")
+    later = [o | {"status": previous} if o["metadata"]["name"] == "old" else o for o in objects]
+    after = plan(*later, now=sunset + timedelta(seconds=1))
+    assert [(e.type, e.reason) for e in after.events if e.name == "old"] == [("Warning", "PastSunset")]
+
+
 def test_unchanged_status_is_not_rewritten_and_transition_times_stay() -> None:
     first = plan(endpoint("a"), route("r", "a"))
     previous = status_of(first, "r")
