@@ -4,7 +4,8 @@
   Duplicate);
 - ResolvedRefs: everything it names exists and is usable (RefNotFound, RefNotReady, ReplacementCycle,
   SecretNotFound, SecretKeyNotFound);
-- Ready: it is part of the served config (False with the first problem's reason otherwise);
+- Ready: it is part of the served config (False with the first problem's reason otherwise; NoRoutes
+  when the namespace has no ModelRoute, so no config is served at all);
 - Deprecated (ModelEndpoint only): it declares a deprecation; reason PastSunset once traffic moved.
 
 `lastTransitionTime` only changes when a condition's status changes, as metav1.Condition requires, so a
@@ -21,6 +22,7 @@ from typing import Any
 from switchboard_proxy.config import ConfigProblem
 
 ACCEPTANCE_REASONS = frozenset({"Invalid", "Conflict", "Duplicate"})
+READY_ONLY_REASONS = frozenset({"NoRoutes"})  # valid and resolved, but nothing is served
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ def conditions_for(
 ) -> list[Condition]:
     """The conditions of one object given its problems (empty when it compiled into the config)."""
     acceptance = [p for p in problems if p.reason in ACCEPTANCE_REASONS]
-    references = [p for p in problems if p.reason not in ACCEPTANCE_REASONS]
+    references = [p for p in problems if p.reason not in ACCEPTANCE_REASONS | READY_ONLY_REASONS]
     result = [
         _condition("Accepted", acceptance, ok_reason="Accepted", ok_message="the spec is valid"),
         _condition(

@@ -135,11 +135,23 @@ async def _sunset_loop(memo: Any) -> None:
 
 
 def register_injection(settings: OperatorSettings) -> None:
-    """The mutating webhook for labelled pods (registered only when --webhook-port is given)."""
+    """The mutating webhook for labelled pods (registered only when --webhook-port is given).
+
+    A cluster-wide operator's webhook fails closed, like Istio's injector: no labelled Pod starts without
+    its sidecar. A namespaced operator's webhook fails open: Kopf's webhook configuration cannot be
+    limited to namespaces, and an operator that is down must not block Pods in namespaces it does not
+    even watch.
+    """
     injection = InjectionSettings(image=settings.sidecar_image)
 
     @kopf.on.mutate(
-        "", "v1", "pods", id="inject-sidecar", operations=["CREATE"], labels={INJECT_LABEL: "true"}
+        "",
+        "v1",
+        "pods",
+        id="inject-sidecar",
+        operations=["CREATE"],
+        labels={INJECT_LABEL: "true"},
+        ignore_failures=not settings.all_namespaces,
     )
     def inject(*, body: Any, patch: Any, **_: Any) -> None:
         pod = {"metadata": dict(body.get("metadata", {})), "spec": dict(body.get("spec", {}))}

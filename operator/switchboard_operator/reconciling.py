@@ -106,7 +106,18 @@ def plan_namespace(snapshot: Snapshot, *, now: datetime) -> Desired:
             access_role_binding(snapshot.namespace, owners),
         ]
     for obj in snapshot.objects:
-        _plan_status(obj, compilation.problems_of(obj["kind"], obj["metadata"]["name"]), config, desired, now)
+        problems = compilation.problems_of(obj["kind"], obj["metadata"]["name"])
+        if not routes and not problems:
+            problems = [
+                ConfigProblem(
+                    obj["kind"],
+                    obj["metadata"]["name"],
+                    "",
+                    "no ModelRoute in this namespace: no config is served",
+                    reason="NoRoutes",
+                )
+            ]
+        _plan_status(obj, problems, config, desired, now)
     return desired
 
 

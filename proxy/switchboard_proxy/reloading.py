@@ -115,6 +115,7 @@ class ConfigWatcher:
             current = self.holder.table
             if current is not None and current.config == new and not self._credentials_changed():
                 self._succeeded()
+                current.source = source or current.source  # the same config, now from this source
                 metrics.CONFIG_RELOADS.labels("unchanged").inc()
                 return "unchanged"
             table = RoutingTable.build(

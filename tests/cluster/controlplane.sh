@@ -504,7 +504,10 @@ wait_until() { # wait_until <description> <command...>: poll until DEADLINE
 	while :; do
 		for c in "${COMPONENTS[@]}"; do
 			[[ -f "$(pid_file "${c}")" ]] || continue # not started yet
-			if ! comp_pid "${c}" >/dev/null; then
+			# /proc/<pid>/cmdline reads empty for a moment while the starter shell execs the
+			# binary (longer on a loaded machine): only a pid that stays gone means it exited.
+			if ! comp_pid "${c}" >/dev/null && ! { sleep 0.5 && comp_pid "${c}" >/dev/null; } &&
+				! { sleep 1 && comp_pid "${c}" >/dev/null; }; then
 				dump_logs
 				die "${c} exited during startup (logs in ${LOG_DIR}); run '$0 down' to clean up"
 			fi

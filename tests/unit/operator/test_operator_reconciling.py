@@ -260,3 +260,12 @@ def test_a_change_rewrites_only_what_changed() -> None:
     assert kube.applied == ["ConfigMap"]
     config = RouterConfig.model_validate_json(kube.store[("ConfigMap", CONFIG_MAP)]["data"]["config.json"])
     assert [t.endpoint for t in config.routes["r"].variants[0].targets] == ["b"]
+
+
+def test_without_routes_nothing_is_ready_but_everything_resolves() -> None:
+    desired = plan(endpoint("a"), obj("FallbackPolicy", "p", {"chain": ["a"]}))
+    for name in ("a", "p"):
+        status = status_of(desired, name)
+        ready, refs = condition(status, "Ready"), condition(status, "ResolvedRefs")
+        assert (ready["status"], ready["reason"]) == ("False", "NoRoutes")
+        assert refs["status"] == "True"
