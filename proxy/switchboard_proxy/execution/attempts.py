@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -75,6 +76,12 @@ class AttemptLimits(NamedTuple):
     clipped: bool = False  # the caller's deadline, not the policy, set the binding timeout
 
 
+@functools.lru_cache(maxsize=1024)
+def connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """The HTTP client's timeout object for a connect timeout (few distinct values; built once each)."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=None)
+
+
 async def run_attempt(
     session: aiohttp.ClientSession, endpoint: EndpointRuntime, call: Call, limits: AttemptLimits
 ) -> Ready:
@@ -82,7 +89,7 @@ async def run_attempt(
     prepared = PREPARERS[endpoint.config.provider](endpoint.config, call, endpoint.key)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=limits.connect, sock_read=None)
+    timeout = connect_timeout(round(limits.connect, 3))
     phase = limits.first_event if call.stream else limits.total
     response: aiohttp.ClientResponse | None = None
     try:

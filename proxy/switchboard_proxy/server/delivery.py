@@ -150,7 +150,8 @@ def serve_json(exchange: Exchange, ready: Ready) -> web.Response:
     exchange.finish_reason, exchange.output_empty = finish_of(document)
     answer = headers(exchange)
     answer["X-Switchboard-Cost-Usd"] = f"{exchange.cost_usd:.8f}"
-    return web.Response(status=200, body=ready.body, content_type="application/json", headers=answer)
+    answer["Content-Type"] = "application/json"  # as a header: cheaper than aiohttp's content_type setter
+    return web.Response(status=200, body=ready.body, headers=answer)
 
 
 def usage_of(exchange: Exchange, document: Any) -> Usage:

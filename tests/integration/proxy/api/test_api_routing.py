@@ -133,6 +133,7 @@ def test_weird_request_id_is_replaced_by_a_generated_one(stack: Stack, weird: st
     assert reply.status == 200
     given = reply.header("X-Request-Id")
     assert given and re.fullmatch(r"[0-9a-f]{32}", given)
+    access_log_entry(stack.proxy, given)  # the line is written (the access log is flushed every 100 ms)
     assert weird not in stack.proxy.log_text()
 
 

@@ -8,6 +8,7 @@ answers 401 to a wrong or missing key).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,9 @@ def test_no_key_anywhere_the_sidecar_shows_or_writes(secret_stack: SecretStack) 
     for reply in secret_stack.replies:
         assert_no_secret(reply.body, "a response body")
         assert_no_secret(str(reply.headers), "response headers")
-    log = stack.proxy.log_text()
+    deadline = time.monotonic() + 5  # the access log is flushed every 100 ms
+    while '"route":"wrong"' not in (log := stack.proxy.log_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert '"route":"wrong"' in log and "config" in log  # the log did record this traffic
     assert_no_secret(log, "the sidecar's log")
 
