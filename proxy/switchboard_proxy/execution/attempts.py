@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -46,18 +46,17 @@ class AttemptFailed(Exception):
         self.detail = detail
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Ready:
     """A servable answer: `body` for JSON, or `response` + `first_events` + `events` for a stream."""
 
     endpoint: EndpointRuntime
     status: int
-    content_type: str
     started: float
     first_byte: float
     body: bytes = b""
     response: aiohttp.ClientResponse | None = None
-    first_events: list[bytes] = field(default_factory=list)
+    first_events: list[bytes] | None = None
     events: AsyncIterator[list[bytes]] | None = None
     add_usage: bool = False
 
@@ -109,7 +108,7 @@ async def run_attempt(
                         body=body,
                         detail="a 200 whose body is an error",
                     )
-                return Ready(endpoint, 200, response.content_type, started, loop.time(), body=body)
+                return Ready(endpoint, 200, started, loop.time(), body=body)
             events = iter_events(response.content.iter_any())
             first = await read_first_events(events)
     except AttemptFailed:
@@ -153,7 +152,6 @@ def _servable_stream(
     return Ready(
         endpoint,
         200,
-        "text/event-stream",
         started,
         first_byte,
         response=response,

@@ -45,7 +45,7 @@ async def relay_stream(exchange: Exchange, ready: Ready, headers: dict[str, str]
     finished = False
     try:
         await response.prepare(exchange.request)
-        finished = await _write(response, relay, ready.first_events, exchange.api)
+        finished = await _write(response, relay, ready.first_events or (), exchange.api)
         async with asyncio.timeout_at(deadline):
             async for batch in ready.events:
                 finished = await _write(response, relay, batch, exchange.api) or finished

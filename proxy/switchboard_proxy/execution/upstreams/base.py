@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Api = Literal["chat", "completions", "embeddings", "messages"]
 
@@ -22,8 +22,7 @@ class Call:
     request_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """An attempt ready to send; `add_usage` means the stream asks for usage the client did not want."""
 
     url: str
@@ -52,12 +51,18 @@ def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+_BASE_HEADERS = {
+    stream: {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+    }
+    for stream in (False, True)
+}
+
+
 def common_headers(call: Call) -> dict[str, str]:
     """Headers every provider gets: JSON in, JSON or SSE out, and the request id end to end."""
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if call.stream else "application/json",
-    }
+    headers = dict(_BASE_HEADERS[call.stream])
     if call.request_id:
         headers["X-Request-Id"] = call.request_id  # one id from the client through every upstream log
     return headers

@@ -31,7 +31,8 @@ def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
     headers = common_headers(call)
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    headers.update({k: v for k, v in call.forwarded.items() if k.startswith("openai-")})
+    if call.forwarded:
+        headers.update({k: v for k, v in call.forwarded.items() if k.startswith("openai-")})
     return Prepared(url=endpoint.url + PATHS[call.api], headers=headers, payload=payload, add_usage=add_usage)
 
 
