@@ -76,9 +76,9 @@ class AttemptLimits(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1024)
-def connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
-    """The HTTP client's timeout object for a connect timeout (few distinct values; built once each)."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=None)
+def client_timeout(connect: float, total: float | None) -> aiohttp.ClientTimeout:
+    """The HTTP client's timeout object (few distinct values: the policies' own, unless a deadline clips)."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=None)
 
 
 async def run_attempt(
@@ -88,11 +88,14 @@ async def run_attempt(
     prepared = PREPARERS[endpoint.config.provider](endpoint.config, call, endpoint.key)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    timeout = connect_timeout(round(limits.connect, 3))
-    phase = limits.first_event if call.stream else limits.total
+    # A JSON answer is bounded by the HTTP client's own total timeout; a stream's first event by a
+    # separate timer, since the rest of the stream is relayed later under the total and the deadline.
+    total = None if call.stream else round(limits.total, 3)
+    timeout = client_timeout(round(limits.connect, 3), total)
+    first_event = asyncio.timeout(limits.first_event) if call.stream else contextlib.nullcontext()
     response: aiohttp.ClientResponse | None = None
     try:
-        async with asyncio.timeout(phase):
+        async with first_event:
             response = await session.post(
                 prepared.url, data=prepared.payload, headers=prepared.headers, timeout=timeout
             )

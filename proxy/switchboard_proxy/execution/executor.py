@@ -48,7 +48,7 @@ class AttemptRecord(NamedTuple):
     seconds: float = 0.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Outcome:
     """The result of executing a plan: `served`, or `error` to pass through, or nothing (degrade)."""
 
@@ -68,7 +68,7 @@ class Outcome:
         return [r for r in self.records if r.outcome != "success"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Execution:
     """Everything `execute` needs besides the plan; built by the handler per request."""
 

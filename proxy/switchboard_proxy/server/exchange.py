@@ -16,7 +16,7 @@ from .errors import Unavailable
 from .state import CONFIG
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Exchange:
     """One call from entry to the access log."""
 
