@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .accounting.budgets import RouteSpend
 from .config import EndpointConfig, RouterConfig
@@ -150,6 +151,7 @@ class RoutingTable:
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
     stopped_variants: set[tuple[str, str]] = field(default_factory=set)
+    plan_memo: dict[Any, Any] = field(default_factory=dict)  # the planner's, for this config only
     spend: dict[str, RouteSpend] = field(default_factory=dict)
 
     @classmethod
@@ -201,6 +203,7 @@ class RoutingTable:
             endpoints=LiveStates(self.endpoints),
             spent_routes=frozenset(name for name, spend in self.spend.items() if spend.is_spent),
             stopped_variants=frozenset(self.stopped_variants),
+            memo=self.plan_memo,
         )
 
 

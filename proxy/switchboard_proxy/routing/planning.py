@@ -9,9 +9,10 @@ retry budget, a context-length error that needs a larger window) but never adds 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, RouterConfig, VariantConfig
 
@@ -71,8 +72,7 @@ def plan(
     deadline_ms = request.deadline_ms if request.deadline_ms is not None else route.deadline_ms
     context = FilterContext(state=state, deadline_ms=deadline_ms)
 
-    pool = _pool_candidates(config, variant, now)
-    pool_names = {c.name for c in pool}
+    pool, _, chain, position = _layout(config, route, variant, now, state.memo)
     kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
@@ -81,7 +81,6 @@ def plan(
     planned: list[Planned] = [
         (c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)
     ]
-    chain, position = _chain(config, variant, pool_names, now)
     if chain:
         chain_kept, chain_rejections = filter_eligible(request, chain, context)
         planned += [(e, "fallback", f"chain[{position[e.name]}] of policy") for e in chain_kept]
@@ -150,6 +149,38 @@ def successor(config: RouterConfig, name: str, now: datetime) -> str:
         seen.add(endpoint.replacement)
         endpoint = config.endpoints[endpoint.replacement]
     return endpoint.name
+
+
+Layout = tuple[list[Candidate], set[str], list[EndpointConfig], dict[str, int]]
+_SUNSETS = object()  # memo key of the config's sorted sunsets
+
+
+def _layout(
+    config: RouterConfig,
+    route: RouteConfig,
+    variant: VariantConfig,
+    now: datetime,
+    memo: dict[Any, Any] | None,
+) -> Layout:
+    """The variant's pool and chain after replacements: a function of the config and of which sunsets
+    have passed, so decisions on one config share it (`memo`) until the next sunset."""
+    if memo is None:
+        return _build_layout(config, variant, now)
+    sunsets = memo.get(_SUNSETS)
+    if sunsets is None:
+        sunsets = memo[_SUNSETS] = sorted(e.sunset for e in config.endpoints.values() if e.sunset is not None)
+    key = (route.name, variant.name, bisect_right(sunsets, now))
+    layout: Layout | None = memo.get(key)
+    if layout is None:
+        layout = memo[key] = _build_layout(config, variant, now)
+    return layout
+
+
+def _build_layout(config: RouterConfig, variant: VariantConfig, now: datetime) -> Layout:
+    pool = _pool_candidates(config, variant, now)
+    pool_names = {c.name for c in pool}
+    chain, position = _chain(config, variant, pool_names, now)
+    return pool, pool_names, chain, position
 
 
 def _pool_candidates(config: RouterConfig, variant: VariantConfig, now: datetime) -> list[Candidate]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Circuit = Literal["closed", "open", "half-open"]
 
@@ -38,6 +38,9 @@ class RouterState:
     endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
     spent_routes: frozenset[str] = frozenset()  # routes whose budget window is spent
     stopped_variants: frozenset[tuple[str, str]] = frozenset()  # (route, variant) stopped by guardrails
+    # The planner's memo of what depends on the config alone (a variant's pool and chain after
+    # replacements), shared by every decision on one config; None: work everything out each time.
+    memo: dict[Any, Any] | None = None
 
     def of(self, endpoint: str) -> EndpointState:
         return self.endpoints.get(endpoint, UNKNOWN)
