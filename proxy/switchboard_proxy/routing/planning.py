@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
@@ -38,8 +37,7 @@ class Attempt(NamedTuple):
     note: str
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """The decision for one request: plain data, printable by `switchboard explain`."""
 
     route: RouteConfig

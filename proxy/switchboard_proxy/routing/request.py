@@ -6,8 +6,7 @@ both plan exactly the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Api = Literal["chat", "completions", "embeddings", "messages"]
 Priority = Literal["critical", "standard", "sheddable"]
@@ -16,8 +15,7 @@ Priority = Literal["critical", "standard", "sheddable"]
 PRIORITY_RANK: dict[str, int] = {"sheddable": 0, "standard": 1, "critical": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class RouteRequest:
+class RouteRequest(NamedTuple):
     """A model call as the planner sees it."""
 
     api: Api = "chat"
@@ -26,7 +24,7 @@ class RouteRequest:
     task: str = ""
     prompt_tokens: int = 0
     max_tokens: int = 0
-    needs: frozenset[str] = field(default_factory=frozenset)
+    needs: frozenset[str] = frozenset()
     stream: bool = False
     deadline_ms: int | None = None
     priority: Priority | None = None

@@ -9,7 +9,7 @@ below is written independently of `routing.eligibility`, from SPEC section 6.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,7 @@ class Scenario:
     seed: int
 
     def plan(self, seed: int | None = None, **request_changes: Any) -> Plan:
-        request = replace(self.request, **request_changes) if request_changes else self.request
+        request = self.request._replace(**request_changes) if request_changes else self.request
         rng = random.Random(self.seed if seed is None else seed)
         return plan(self.config, request, self.state, now=self.now, rng=rng)
 
