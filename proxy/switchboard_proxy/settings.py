@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,7 +41,6 @@ class ProxySettings:
     drain_seconds: float = 30.0
     access_log: bool = True
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def source(self) -> str:

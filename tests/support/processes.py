@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,6 @@ class Process:
     popen: subprocess.Popen[bytes]
     log_path: Path
     base_url: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
