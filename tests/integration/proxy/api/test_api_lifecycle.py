@@ -167,3 +167,22 @@ def test_sigterm_with_an_idle_keepalive_connection_exits_at_once(sim: Process, t
         connection.close()
     finally:
         proxy.stop()
+
+
+def test_binds_loopback_only_by_default(tmp_path: Path) -> None:
+    """Without --host the sidecar listens on 127.0.0.1 only: apps in the pod reach it, nothing else does."""
+    resources = write_resources(
+        tmp_path / "resources", [endpoint("a", "http://127.0.0.1:9/v1"), route("r", ["a"], default=True)]
+    )
+    proxy = start_proxy(resources=resources)
+    try:
+        port = int(proxy.base_url.rsplit(":", 1)[1])
+        listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+        local = {
+            fields[1]
+            for fields in listening
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port
+        }
+        assert local == {f"0100007F:{port:04X}"}, local  # 127.0.0.1 in /proc's little-endian hex
+    finally:
+        proxy.stop()

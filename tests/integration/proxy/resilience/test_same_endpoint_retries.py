@@ -96,3 +96,17 @@ def test_retry_budget_caps_retries_of_an_always_failing_endpoint(make_stack) -> 
     assert upstream < requests * (1 + retries) / 2  # without a budget it would be 4x
     skipped = stack.metric("switchboard_attempts_total", endpoint="primary", outcome="skipped:retry-budget")
     assert skipped >= requests - allowed_retries
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_the_http_client_never_retries_on_its_own(make_stack, retries: int) -> None:
+    """A connection reset on a POST is exactly one upstream request per planned attempt: the executor's
+    loop is the only retry loop."""
+    documents = chain_documents(
+        make_stack.sim_url, ["primary"], policy_spec={"retries": {"attempts": retries, "backoffMs": 1}}
+    )
+    stack = make_stack({"primary": {"fault": "reset"}}, documents)
+    reply = stack.post("/v1/chat/completions", {"model": ROUTE, "messages": HELLO})
+    assert reply.status >= 500
+    assert sim_requests(stack.sim_stats(), "primary") == 1 + retries
+    assert reply.header("X-Switchboard-Attempts") == str(1 + retries)
