@@ -22,6 +22,12 @@ from switchboard_proxy.execution.upstreams import Call
 from switchboard_proxy.routing import Plan, RouteRequest, plan
 from switchboard_proxy.runtime import Credentials, RoutingTable
 
+# `context` refuses the prompt; `ok` has the same window; `large` (the `ok` model) has a larger one.
+WINDOWS = {
+    "context": {"contextWindow": 8192},
+    "ok": {"contextWindow": 8192},
+    "large": {"contextWindow": 65536, "model": "ok"},
+}
 HELLO = {"model": "r", "messages": [{"role": "user", "content": "hi"}]}
 # Short enough to keep the tests quick, long enough for a healthy fake answer on a loaded 2-core box.
 FAST = {"connectMs": 400, "firstTokenMs": 400, "totalMs": 400}
@@ -132,11 +138,7 @@ async def test_context_length_tries_only_larger_windows(upstream, session) -> No
         ["context"],
         ["ok", "large"],
         policy_spec={"retries": {"attempts": 1}},
-        endpoint_specs={
-            "context": {"contextWindow": 8192},
-            "ok": {"contextWindow": 8192},
-            "large": {"contextWindow": 65536, "model": "ok"},
-        },
+        endpoint_specs=WINDOWS,
     )
     outcome = await run(table, session)
     assert walk(outcome) == [
@@ -338,11 +340,7 @@ async def test_hedge_after_a_context_length_error_respects_the_window(upstream, 
         ["ok", "large"],
         # A hedge delay far above the fake's instant 400, so the error always comes before the hedge would.
         policy_spec={**HEDGE, "hedge": {"afterMs": 1500}},
-        endpoint_specs={
-            "context": {"contextWindow": 8192},
-            "ok": {"contextWindow": 8192},
-            "large": {"contextWindow": 65536, "model": "ok"},
-        },
+        endpoint_specs=WINDOWS,
     )
     outcome = await run(table, session)
     assert walk(outcome) == [

@@ -65,14 +65,20 @@ def test_trigger_fails_over_to_the_chain(make_stack, trigger, profile, primary_s
     assert sim_requests(stats, "primary") == (0 if trigger == "connect-error" else 1)
 
 
-def test_anthropic_529_overloaded_fails_over(make_stack) -> None:
-    documents = chain_documents(
-        make_stack.sim_url,
+def anthropic_chain(sim_url: str) -> list[dict[str, Any]]:
+    """Anthropic `primary` falling back to anthropic `backup`, no retries."""
+    anthropic = {"provider": "anthropic"}
+    return chain_documents(
+        sim_url,
         ["primary"],
         ["backup"],
         policy_spec={"retries": {"attempts": 0}},
-        endpoint_specs={"primary": {"provider": "anthropic"}, "backup": {"provider": "anthropic"}},
+        endpoint_specs={"primary": anthropic, "backup": anthropic},
     )
+
+
+def test_anthropic_529_overloaded_fails_over(make_stack) -> None:
+    documents = anthropic_chain(make_stack.sim_url)
     stack = make_stack({"primary": {"fault": "overloaded"}, "backup": {}}, documents)
     raw = stack.anthropic().messages.with_raw_response.create(model=ROUTE, max_tokens=32, messages=HELLO)
     message = raw.parse()
@@ -233,13 +239,7 @@ def test_a_200_whose_first_event_is_an_error_fails_over(make_stack, stream: bool
 
 
 def test_anthropic_first_event_error_fails_over(make_stack) -> None:
-    documents = chain_documents(
-        make_stack.sim_url,
-        ["primary"],
-        ["backup"],
-        policy_spec={"retries": {"attempts": 0}},
-        endpoint_specs={"primary": {"provider": "anthropic"}, "backup": {"provider": "anthropic"}},
-    )
+    documents = anthropic_chain(make_stack.sim_url)
     stack = make_stack({"primary": {"fault": "first-event-error"}, "backup": {}}, documents)
     with stack.anthropic().messages.stream(model=ROUTE, max_tokens=32, messages=HELLO) as events:
         text = "".join(events.text_stream)
