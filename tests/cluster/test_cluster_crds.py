@@ -94,7 +94,9 @@ def explained_fields(text: str) -> dict[str, str]:
         pytest.param("modelroute.spec.targets", {"endpoint", "weight"}, id="route-targets"),
         pytest.param("modelroute.spec", {"targets", "fallbackPolicy", "match", "strategy"}, id="route"),
         pytest.param("modelendpoint.spec", {"provider", "url", "model", "apiKey", "pricing"}, id="endpoint"),
-        pytest.param("fallbackpolicy.spec", {"chain", "on", "timeouts", "retries", "degraded"}, id="policy"),
+        pytest.param(
+            "fallbackpolicy.spec", {"chain", "triggers", "timeouts", "retries", "degraded"}, id="policy"
+        ),
         pytest.param("fallbackpolicy.spec.timeouts", {"connectMs", "firstTokenMs", "totalMs"}, id="timeouts"),
     ],
 )

@@ -18,10 +18,10 @@ import pytest
 from cluster_resources import keyed_endpoint, secret, two_routes
 from kubectl_cli import CONFIG_MAP, CREDENTIALS_SECRET, Kubectl, condition, is_converged, is_status
 from operator_process import Operator
-from waiting import wait_until
 
 from support.processes import REPO_ROOT, Process, console_script
 from support.stack import endpoint, route
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120, func_only=True)]
 

@@ -19,10 +19,10 @@ import yaml
 from cluster_resources import keyed_endpoint, secret, two_routes
 from kubectl_cli import CONFIG_MAP, CREDENTIALS_SECRET, Kubectl, is_converged, spec_documents
 from operator_process import Operator
-from waiting import wait_until
 
 from support.processes import Process, console_script
 from support.stack import endpoint, policy, route
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(150, func_only=True)]
 

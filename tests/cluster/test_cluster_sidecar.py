@@ -23,10 +23,10 @@ from cluster_resources import UPSTREAM_KEY, keyed_endpoint, secret
 from kubectl_cli import CONFIG_MAP, CREDENTIALS_SECRET, Kubectl, condition, is_converged, is_status
 from kubelet_mirror import KubeletMirror
 from operator_process import Operator
-from waiting import wait_until
 
 from support.processes import Process
 from support.stack import endpoint, http, read_metric, route
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120, func_only=True)]
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from kubectl_cli import Kubectl
 from operator_process import Operator
-from waiting import wait_until
 
 from support.processes import free_port
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120, func_only=True)]
 

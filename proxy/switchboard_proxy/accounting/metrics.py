@@ -1,7 +1,8 @@
-"""Every `switchboard_*` metric, declared once, and the helpers that record them.
+"""Every `switchboard_*` metric, declared once, in one `Metrics` object per app with its own registry.
 
 The families updated on every request are `families.CounterFamily` / `HistogramFamily` (cheap, exported
-at scrape time); the rest are prometheus_client objects.
+at scrape time); rare events use prometheus_client's own objects. Nothing here is module state: two apps
+in one process (tests, a benchmark) have two registries and never share a counter.
 
 Labels come only from config values (route, variant, endpoint names) and closed sets (codes, outcomes,
 reasons), never from the request, so cardinality is bounded by the config. Gauges that mirror live
@@ -13,109 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 
 from .families import Families
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
-# Per-request families: plain numbers exported at scrape time (see families.py), same exposition.
-PER_REQUEST = Families()
-REGISTRY.register(PER_REQUEST)
-
-REQUESTS = PER_REQUEST.counter(
-    "switchboard_requests_total",
-    "Client requests by route, variant, serving endpoint and HTTP status.",
-    ["route", "variant", "endpoint", "code"],
-)
-REQUEST_DURATION = PER_REQUEST.histogram(
-    "switchboard_request_duration_seconds",
-    "Client-observed request duration.",
-    ["route", "variant"],
-    buckets=LATENCY_BUCKETS,
-)
-UPSTREAM_DURATION = PER_REQUEST.histogram(
-    "switchboard_upstream_duration_seconds",
-    "Duration of each upstream attempt.",
-    ["endpoint"],
-    buckets=LATENCY_BUCKETS,
-)
-TTFT = PER_REQUEST.histogram(
-    "switchboard_time_to_first_token_seconds",
-    "Time to the first streamed event.",
-    ["route", "endpoint"],
-    buckets=LATENCY_BUCKETS,
-)
-ATTEMPTS = PER_REQUEST.counter(
-    "switchboard_attempts_total",
-    "Upstream attempts by outcome (success, a trigger, skipped:<why>).",
-    ["route", "endpoint", "outcome"],
-)
-FALLBACKS = PER_REQUEST.counter(
-    "switchboard_fallbacks_total",
-    "Requests served by another endpoint than the first choice.",
-    ["route", "from_endpoint", "to_endpoint", "reason"],
-)
-TOKENS = PER_REQUEST.counter(
-    "switchboard_tokens_total",
-    "Tokens reported by upstreams (kind: prompt, completion, cached).",
-    ["route", "endpoint", "kind"],
-)
-COST = PER_REQUEST.counter(
-    "switchboard_cost_usd_total",
-    "Cost in USD from upstream usage and endpoint pricing.",
-    ["route", "variant", "endpoint"],
-)
-SHED = PER_REQUEST.counter(
-    "switchboard_shed_total",
-    "Requests refused by the sidecar's own load or budget protection.",
-    ["route", "priority", "reason"],
-)
-DEGRADED = PER_REQUEST.counter(
-    "switchboard_degraded_total",
-    "Degraded responses (every attempt failed or the deadline ran out).",
-    ["route", "variant", "reason"],
-)
-FINISHES = PER_REQUEST.counter(
-    "switchboard_finish_total",
-    "Served generations by finish reason (length = truncated).",
-    ["route", "endpoint", "reason"],
-)
-EMPTY_OUTPUTS = PER_REQUEST.counter(
-    "switchboard_empty_outputs_total", "Served generations with no output text.", ["route", "endpoint"]
-)
-SHADOWS = PER_REQUEST.counter(
-    "switchboard_shadow_requests_total", "Mirrored requests by outcome.", ["route", "endpoint", "outcome"]
-)
-FEEDBACK = PER_REQUEST.histogram(
-    "switchboard_feedback_score",
-    "Quality feedback scores (0..1) from POST /v1/feedback.",
-    ["route", "variant", "endpoint"],
-    buckets=SCORE_BUCKETS,
-)
-# Rare events: prometheus_client's own objects.
-CONFIG_RELOADS = Counter(
-    "switchboard_config_reloads_total", "Config loads by result (applied, unchanged, error).", ["result"]
-)
-CONFIG_INFO = Gauge(
-    "switchboard_config_info", "Version of the config this sidecar serves (value 1).", ["version"]
-)
-CONFIG_ERROR = Gauge(
-    "switchboard_config_last_reload_failed", "1 when the newest config was refused; the last good serves."
-)
-VARIANT_STOPPED = Gauge(
-    "switchboard_variant_stopped", "1 when guardrails stopped an experiment variant.", ["route", "variant"]
-)
-
 
 class LiveStateCollector(Collector):
     """Circuit and in-flight gauges read from the live table when Prometheus scrapes."""
 
     def __init__(self) -> None:
-        self.source: Callable[[], Any] | None = None
+        self.source: Callable[[], Any] = lambda: None  # the current RoutingTable, or None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         circuit = GaugeMetricFamily(
@@ -126,24 +39,135 @@ class LiveStateCollector(Collector):
         inflight = GaugeMetricFamily(
             "switchboard_inflight", "Requests in flight to the endpoint.", labels=["endpoint"]
         )
-        table = self.source() if self.source else None
+        table = self.source()
         for name, endpoint in table.endpoints.items() if table is not None else ():
-            circuit.add_metric([name], 0.0 if endpoint.breaker.state == "closed" else 1.0)
-            inflight.add_metric([name], float(endpoint.concurrency.inflight))
+            circuit.add_metric([name], 0.0 if endpoint.gate.breaker.state == "closed" else 1.0)
+            inflight.add_metric([name], float(endpoint.gate.inflight))
         yield circuit
         yield inflight
 
 
-LIVE_STATE = LiveStateCollector()
-REGISTRY.register(LIVE_STATE)
+class Metrics:
+    """The metrics of one sidecar app (see the module docstring)."""
 
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        per_request = Families()
+        self.registry.register(per_request)
+        self._declare_traffic(per_request)
+        self._declare_quality(per_request)
+        self._declare_config()
+        self.live = LiveStateCollector()
+        self.registry.register(self.live)
 
-def labelled(metric: Any, *labels: str) -> Any:
-    """`metric.labels(*labels)`: the child of one label set (a dict lookup for the per-request families)."""
-    return metric.labels(*labels)
+    def _declare_traffic(self, per_request: Families) -> None:
+        self.requests = per_request.counter(
+            "switchboard_requests_total",
+            "Client requests by route, variant, serving endpoint and HTTP status.",
+            ["route", "variant", "endpoint", "code"],
+        )
+        self.request_duration = per_request.histogram(
+            "switchboard_request_duration_seconds",
+            "Client-observed request duration.",
+            ["route", "variant"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.upstream_duration = per_request.histogram(
+            "switchboard_upstream_duration_seconds",
+            "Duration of each upstream attempt.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.ttft = per_request.histogram(
+            "switchboard_time_to_first_token_seconds",
+            "Time to the first streamed event.",
+            ["route", "variant", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.attempts = per_request.counter(
+            "switchboard_attempts_total",
+            "Upstream attempts by outcome (success, a trigger, skipped:<why>).",
+            ["route", "endpoint", "outcome"],
+        )
+        self.fallbacks = per_request.counter(
+            "switchboard_fallbacks_total",
+            "Requests served by another endpoint than the first choice.",
+            ["route", "variant", "from_endpoint", "to_endpoint", "reason"],
+        )
+        self.tokens = per_request.counter(
+            "switchboard_tokens_total",
+            "Tokens reported by upstreams (kind: prompt, completion, cached).",
+            ["route", "endpoint", "kind"],
+        )
+        self.cost = per_request.counter(
+            "switchboard_cost_usd_total",
+            "Cost in USD from upstream usage and endpoint pricing.",
+            ["route", "variant", "endpoint"],
+        )
+        self.shed = per_request.counter(
+            "switchboard_shed_total",
+            "Requests refused by the sidecar's own load or budget protection.",
+            ["route", "priority", "reason"],
+        )
 
+    def _declare_quality(self, per_request: Families) -> None:
+        self.degraded = per_request.counter(
+            "switchboard_degraded_total",
+            "Degraded responses (every attempt failed or the deadline ran out).",
+            ["route", "variant", "reason"],
+        )
+        self.finishes = per_request.counter(
+            "switchboard_finish_total",
+            "Served generations by finish reason (length = truncated).",
+            ["route", "variant", "endpoint", "reason"],
+        )
+        self.empty_outputs = per_request.counter(
+            "switchboard_empty_outputs_total",
+            "Served generations with no output text.",
+            ["route", "endpoint"],
+        )
+        self.shadows = per_request.counter(
+            "switchboard_shadow_requests_total",
+            "Mirrored requests by outcome.",
+            ["route", "endpoint", "outcome"],
+        )
+        self.feedback = per_request.histogram(
+            "switchboard_feedback_score",
+            "Quality feedback scores (0..1) from POST /v1/feedback.",
+            ["route", "variant", "endpoint"],
+            buckets=SCORE_BUCKETS,
+        )
 
-def set_config_version(version: str) -> None:
-    """Exactly one config_info series: the version served now."""
-    CONFIG_INFO.clear()
-    CONFIG_INFO.labels(version=version).set(1)
+    def _declare_config(self) -> None:
+        self.config_reloads = Counter(
+            "switchboard_config_reloads_total",
+            "Config loads by result (applied, unchanged, error).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.config_info = Gauge(
+            "switchboard_config_info",
+            "Version of the config this sidecar serves (value 1).",
+            ["version"],
+            registry=self.registry,
+        )
+        self.config_error = Gauge(
+            "switchboard_config_last_reload_failed",
+            "1 when the newest config was refused; the last good serves.",
+            registry=self.registry,
+        )
+        self.variant_stopped = Gauge(
+            "switchboard_variant_stopped",
+            "1 when guardrails stopped an experiment variant.",
+            ["route", "variant"],
+            registry=self.registry,
+        )
+
+    def set_config_version(self, version: str) -> None:
+        """Exactly one config_info series: the version served now."""
+        self.config_info.clear()
+        self.config_info.labels(version=version).set(1)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of everything in this registry."""
+        return generate_latest(self.registry)

@@ -1,9 +1,26 @@
-"""Cost of a request from the upstream's token usage and the endpoint's pricing (pure)."""
+"""Token usage and what it costs: the upstream's counts times the endpoint's pricing (pure)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import EndpointConfig
-from ..execution.upstreams import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts reported by the upstream."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
 
 
 def cost_usd(endpoint: EndpointConfig, usage: Usage) -> float:

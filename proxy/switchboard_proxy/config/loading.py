@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .consistency import reference_problems
 from .model import RouterConfig
+from .policy_spec import RENAMED_ON
 from .problems import ConfigError, ConfigProblem, format_field_path
 from .resources import GROUP, KINDS, VERSION, FallbackPolicy, ModelEndpoint, ModelRoute, Resources
 
@@ -110,13 +112,7 @@ def parse_resource(doc: dict[str, Any], *, file: str = "") -> tuple[AnyResource 
     boolean_keys = list(_boolean_keys(doc, ""))
     if boolean_keys:
         return None, [
-            ConfigProblem(
-                kind,
-                document_name(doc),
-                path,
-                'YAML 1.1 reads a bare on/off/yes/no key as a boolean: quote it, e.g. "on": [...]',
-                file,
-            )
+            ConfigProblem(kind, document_name(doc), path, _boolean_key_message(kind, path), file)
             for path in boolean_keys
         ]
     try:
@@ -149,11 +145,21 @@ def load_router_config(path: str | Path) -> RouterConfig:
 
 
 def parse_router_config(raw: bytes | str, *, source: str = "") -> RouterConfig:
-    """Validate compiled config JSON text."""
+    """Validate compiled config JSON text: its shape, then that every name it mentions exists."""
     try:
-        return RouterConfig.model_validate_json(raw)
+        config = RouterConfig.model_validate_json(raw)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, kind="", name="", file=source)) from exc
+    problems = reference_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _boolean_key_message(kind: str, path: str) -> str:
+    if kind == "FallbackPolicy" and path == "spec.true (key)":
+        return RENAMED_ON  # the bare `on:` of FallbackPolicies written before the rename
+    return "YAML 1.1 reads a bare on/off/yes/no key as a boolean; no Switchboard field is named so"
 
 
 def _boolean_keys(node: Any, path: str) -> Iterator[str]:

@@ -7,7 +7,7 @@ response. `compiling.compile()` resolves the chain and fills every default; the 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,6 +23,10 @@ ALL_TRIGGERS: tuple[Trigger, ...] = (
     "context-length",
 )
 DegradedMode = Literal["static", "error"]
+# Said wherever a policy still carries the old field name (pydantic, CEL, the loader, the operator's status).
+RENAMED_ON = (
+    "`on` was renamed to `triggers`: write `triggers: [...]` (YAML 1.1 reads a bare `on:` key as true)"
+)
 
 # An empty assistant message: what a static degraded response says when the policy gives no body. Editors
 # treat it as "no suggestion", which is the right thing for tab completion during an outage.
@@ -188,6 +192,7 @@ class FallbackPolicySpec(SpecModel):
                 "hedge.afterMs must be shorter than timeouts.firstTokenMs",
                 ".hedge.afterMs",
             ),
+            ("!has(self.on)", RENAMED_ON, ".on"),
         )
     }
 
@@ -198,12 +203,21 @@ class FallbackPolicySpec(SpecModel):
         "Example: [medium, frontier].",
         json_schema_extra=list_type("set"),
     )
-    on: list[Trigger] = Field(
+    triggers: list[Trigger] = Field(
         default_factory=lambda: list(ALL_TRIGGERS),
         max_length=6,
         description="Failures that move to the next attempt: connect-error, timeout, server-error, "
-        "rate-limited, overloaded, context-length. Default: all of them.",
+        "rate-limited, overloaded, context-length. Default: all of them. Example: [timeout, server-error].",
         json_schema_extra=list_type("set"),
+    )
+    # Kept in the schema only to refuse it by name: dropped silently (pruned), a stored policy that still
+    # says `on` would widen to the default triggers without anyone noticing.
+    renamed_on: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None,
+        alias="on",
+        max_length=6,
+        description="Deprecated and refused: renamed to `triggers`, because kubectl's YAML 1.1 reads a bare "
+        "`on:` key as the boolean true.",
     )
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Per-attempt timeouts.")
     retries: Retries = Field(default_factory=Retries, description="Same-endpoint retries and retry budget.")
@@ -212,6 +226,12 @@ class FallbackPolicySpec(SpecModel):
     )
     hedge: Hedge | None = Field(default=None, description="Optional hedged second attempt.")
     degraded: Degraded = Field(default_factory=Degraded, description="Response when nothing could serve.")
+
+    @model_validator(mode="after")
+    def _no_on(self) -> FallbackPolicySpec:
+        if self.renamed_on is not None:
+            raise ValueError(RENAMED_ON)
+        return self
 
     @model_validator(mode="after")
     def _hedge_before_first_token_timeout(self) -> FallbackPolicySpec:

@@ -168,7 +168,7 @@ def resolve_policy(name: str, spec: FallbackPolicySpec, *, successor: Successor)
     degraded = spec.degraded
     return PolicyConfig(
         name=name,
-        triggers=tuple(sorted(set(spec.on))),
+        triggers=tuple(sorted(set(spec.triggers))),
         chain=tuple(_unique(successor(e) for e in spec.chain)),
         connect_ms=spec.timeouts.connect_ms,
         first_token_ms=spec.timeouts.first_token_ms,

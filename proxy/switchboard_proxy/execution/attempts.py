@@ -1,16 +1,17 @@
 """One attempt against one endpoint: send, wait for an answer (or a stream's first event), classify.
 
-An attempt either returns `Ready` (a whole JSON body, or an open stream whose first event has arrived and
-is not an error) or raises `AttemptFailed` carrying the failure kind. Timeouts: the connect timeout is
-the HTTP client's; the first event of a stream must arrive within `first_token_ms`; a non-streamed
-answer within `total_ms`; and nothing ever outlives the caller's deadline.
+An attempt either returns `Ready` (a whole JSON answer, or an open stream whose first event has arrived
+and is not an error) or raises `AttemptFailed` carrying the failure kind. Timeouts: the connect timeout
+and the attempt's total (the policy's `totalMs`, clipped to the caller's deadline) are the HTTP client's
+own, and bound a stream's relay as well; the first event of a stream must arrive within
+`first_token_ms`. Nothing ever outlives the caller's deadline. This module does I/O only: the executor
+owns the attempt's lease and gives it its verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -18,8 +19,10 @@ from typing import Any, NamedTuple
 import aiohttp
 import orjson
 
-from ..runtime import EndpointRuntime
+from .answers import Answer
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
+from .leasing import Lease
+from .runtime import EndpointRuntime
 from .streaming import first_event_error, is_comment, iter_events
 from .upstreams import PREPARERS, Call
 
@@ -48,22 +51,30 @@ class AttemptFailed(Exception):
 
 @dataclass(eq=False, slots=True)
 class Ready:
-    """A servable answer: `body` for JSON, or `response` + `first_events` + `events` for a stream."""
+    """A servable answer: `body` and its decoded `document` for JSON, or an open stream whose first
+    events have arrived (`response`, `first_events`, `events`; the stream's `lease` rides along until
+    the stream body takes it over)."""
 
     endpoint: EndpointRuntime
-    status: int
     started: float
     first_byte: float
     body: bytes = b""
+    document: Any = None
     response: aiohttp.ClientResponse | None = None
     first_events: list[bytes] | None = None
     events: AsyncIterator[list[bytes]] | None = None
     add_usage: bool = False
+    lease: Lease | None = None
+    answer: Answer | None = None  # what a JSON answer says about itself, once inspected
 
-    def close(self) -> None:
-        """Release the upstream connection (a stream that lost a hedge race, or a finished relay)."""
+    def discard(self) -> None:
+        """Give back what an answer that will not be served holds (a stream that lost a hedge race)."""
         if self.response is not None:
             self.response.close()
+        if self.lease is not None:
+            if not self.lease.ended:
+                self.lease.abandon()
+            self.lease.close()
 
 
 class AttemptLimits(NamedTuple):
@@ -72,13 +83,8 @@ class AttemptLimits(NamedTuple):
     connect: float
     first_event: float
     total: float
-    clipped: bool = False  # the caller's deadline, not the policy, set the binding timeout
-
-
-@functools.lru_cache(maxsize=1024)
-def client_timeout(connect: float, total: float | None) -> aiohttp.ClientTimeout:
-    """The HTTP client's timeout object (few distinct values: the policies' own, unless a deadline clips)."""
-    return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=None)
+    clipped: bool = False  # the deadline, not the policy, set the timeout that ends the attempt's wait
+    total_clipped: bool = False  # the deadline, not totalMs, bounds the whole attempt (a stream's relay)
 
 
 async def run_attempt(
@@ -88,10 +94,9 @@ async def run_attempt(
     prepared = PREPARERS[endpoint.config.provider](endpoint.config, call, endpoint.key)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    # A JSON answer is bounded by the HTTP client's own total timeout; a stream's first event by a
-    # separate timer, since the rest of the stream is relayed later under the total and the deadline.
-    total = None if call.stream else round(limits.total, 3)
-    timeout = client_timeout(round(limits.connect, 3), total)
+    # One timer of the HTTP client's own bounds the whole attempt, a stream's relay included; a stream's
+    # first event has a shorter timer of its own.
+    timeout = aiohttp.ClientTimeout(total=limits.total, sock_connect=limits.connect, sock_read=None)
     first_event = asyncio.timeout(limits.first_event) if call.stream else contextlib.nullcontext()
     response: aiohttp.ClientResponse | None = None
     try:
@@ -102,16 +107,7 @@ async def run_attempt(
             if response.status != 200:
                 raise await _failed_status(response)
             if not call.stream:
-                body = await response.read()
-                response.release()
-                if _is_error_document(body):
-                    raise AttemptFailed(
-                        classify_stream_error(orjson.loads(body)),
-                        status=200,
-                        body=body,
-                        detail="a 200 whose body is an error",
-                    )
-                return Ready(endpoint, 200, started, loop.time(), body=body)
+                return await _json_answer(endpoint, response, started)
             events = iter_events(response.content.iter_any())
             first = await read_first_events(events)
     except AttemptFailed:
@@ -124,8 +120,18 @@ async def run_attempt(
     except asyncio.CancelledError:
         _close(response)
         raise
-    assert response is not None
     return _servable_stream(endpoint, response, first, events, started=started, add_usage=prepared.add_usage)
+
+
+async def _json_answer(endpoint: EndpointRuntime, response: aiohttp.ClientResponse, started: float) -> Ready:
+    body = await response.read()
+    response.release()
+    document = _decode(body)
+    if _is_error_document(document):
+        raise AttemptFailed(
+            classify_stream_error(document), status=200, body=body, detail="a 200 whose body is an error"
+        )
+    return Ready(endpoint, started, asyncio.get_running_loop().time(), body=body, document=document)
 
 
 def _servable_stream(
@@ -141,7 +147,7 @@ def _servable_stream(
     content = next((event for event in first if not is_comment(event)), None)
     if content is None:
         response.close()
-        raise AttemptFailed("server-error", status=200, detail="stream ended before its first event")
+        raise AttemptFailed(Failure.SERVER_ERROR, status=200, detail="stream ended before its first event")
     error = first_event_error(content)
     if error is not None:
         response.close()
@@ -154,7 +160,6 @@ def _servable_stream(
     first_byte = asyncio.get_running_loop().time()
     return Ready(
         endpoint,
-        200,
         started,
         first_byte,
         response=response,
@@ -177,11 +182,8 @@ async def read_first_events(events: AsyncIterator[list[bytes]]) -> list[bytes]:
 async def _failed_status(response: aiohttp.ClientResponse) -> AttemptFailed:
     body = await response.content.read(MAX_ERROR_BODY)
     response.close()
-    decoded: Any = None
-    with contextlib.suppress(orjson.JSONDecodeError):
-        decoded = orjson.loads(body)
     # Another 2xx than 200 is no answer a model API gives: the endpoint is not what the config says.
-    failure = classify_status(response.status, decoded) or "server-error"
+    failure = classify_status(response.status, _decode(body)) or Failure.SERVER_ERROR
     return AttemptFailed(
         failure,
         status=response.status,
@@ -191,14 +193,15 @@ async def _failed_status(response: aiohttp.ClientResponse) -> AttemptFailed:
     )
 
 
-def _is_error_document(body: bytes) -> bool:
-    """A 200 whose JSON body is an error object rather than an answer (seen from some gateways)."""
-    if b'"error"' not in body[:256]:
-        return False
+def _decode(body: bytes) -> Any:
     try:
-        document = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
+        return None
+
+
+def _is_error_document(document: Any) -> bool:
+    """A 200 whose JSON body is an error object rather than an answer (seen from some gateways)."""
     return (
         isinstance(document, dict)
         and "error" in document
@@ -214,8 +217,8 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None  # an HTTP date: rare from model servers; treat as absent
 
 
-def _describe(exc: BaseException, failure: str) -> str:
-    if failure == "timeout":
+def _describe(exc: BaseException, failure: Failure) -> str:
+    if failure == Failure.TIMEOUT:
         return "timed out"
     return type(exc).__name__
 

@@ -1,6 +1,6 @@
-"""`classify()`: the one place that maps an upstream failure to a Trigger (or to "the client's mistake").
+"""`classify()`: the one place that maps an upstream failure to a Failure: a trigger, or the client's mistake.
 
-Triggers are the words of FallbackPolicy.on: connect-error, timeout, server-error, rate-limited,
+Triggers are the words of FallbackPolicy.triggers: connect-error, timeout, server-error, rate-limited,
 overloaded, context-length. `client-error` means the upstream refused the request itself (a 400 other
 than context length, a 422): it is returned to the caller unchanged and never fails over or counts
 against the endpoint. 401/403/404 from an upstream mean the endpoint is misconfigured (a wrong key or
@@ -10,17 +10,34 @@ model id), which is the endpoint's fault, so they count as server errors.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import aiohttp
 
-Trigger = Literal["connect-error", "timeout", "server-error", "rate-limited", "overloaded", "context-length"]
-Failure = Trigger | Literal["client-error"]
 
-# Triggers that say nothing bad about the endpoint's health: they never count against its circuit.
-NOT_ENDPOINT_FAULTS: frozenset[str] = frozenset({"context-length", "client-error"})
-# Triggers after which retrying the same endpoint cannot help.
-NOT_RETRYABLE_ON_SAME_ENDPOINT: frozenset[str] = frozenset({"context-length", "client-error"})
+class Failure(StrEnum):
+    """How an attempt failed. Every member but CLIENT_ERROR is a trigger a policy may fail over on
+    (the values are the config's words, so `failure in policy.triggers` holds for string triggers)."""
+
+    CONNECT_ERROR = "connect-error"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server-error"
+    RATE_LIMITED = "rate-limited"
+    OVERLOADED = "overloaded"
+    CONTEXT_LENGTH = "context-length"
+    CLIENT_ERROR = "client-error"
+
+
+# Failures that say nothing bad about the endpoint's health: they never count against its circuit, and
+# retrying the same endpoint cannot help.
+NOT_ENDPOINT_FAULTS: frozenset[Failure] = frozenset({Failure.CONTEXT_LENGTH, Failure.CLIENT_ERROR})
+
+
+def is_endpoint_fault(failure: Failure) -> bool:
+    """Does this failure count against the endpoint's circuit?"""
+    return failure not in NOT_ENDPOINT_FAULTS
+
 
 # Lower-case phrases of the servers' context-length errors: OpenAI and vLLM ("maximum context length"),
 # Anthropic ("prompt is too long"), llama.cpp ("exceeds the available context size",
@@ -44,44 +61,44 @@ def classify_status(status: int, body: Any = None) -> Failure | None:
     if 200 <= status < 300:
         return None
     if status == 429:
-        return "rate-limited"
+        return Failure.RATE_LIMITED
     if status in (503, 529):
-        return "overloaded"
+        return Failure.OVERLOADED
     if status == 408:
-        return "timeout"
+        return Failure.TIMEOUT
     if status >= 500 or status in (401, 403, 404):
-        return "server-error"
+        return Failure.SERVER_ERROR
     if is_context_length_error(body):
-        return "context-length"
-    return "client-error"
+        return Failure.CONTEXT_LENGTH
+    return Failure.CLIENT_ERROR
 
 
-def classify_exception(exc: BaseException) -> Trigger:
+def classify_exception(exc: BaseException) -> Failure:
     """A transport exception -> connect-error or timeout.
 
     A connect timeout (connectMs) is a connect-error: the request never reached the upstream, so it is
     as safe to send elsewhere (or again) as a refused connection, even under a policy that leaves
-    `timeout` out of `on` because a timed-out request may have been processed.
+    `timeout` out of `triggers` because a timed-out request may have been processed.
     """
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "connect-error"
+        return Failure.CONNECT_ERROR
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return "timeout"
-    return "connect-error"
+        return Failure.TIMEOUT
+    return Failure.CONNECT_ERROR
 
 
-def classify_stream_error(event: Any) -> Trigger:
+def classify_stream_error(event: Any) -> Failure:
     """The first SSE event of a 200 stream was an error object: what kind of failure is it?"""
     error = event.get("error") if isinstance(event, dict) else None
     kind = str(error.get("type", "")) if isinstance(error, dict) else ""
     code = str(error.get("code", "")) if isinstance(error, dict) else ""
     if "rate_limit" in kind or "rate_limit" in code:
-        return "rate-limited"
+        return Failure.RATE_LIMITED
     if "overloaded" in kind or "overloaded" in code:
-        return "overloaded"
+        return Failure.OVERLOADED
     if is_context_length_error(event):
-        return "context-length"
-    return "server-error"
+        return Failure.CONTEXT_LENGTH
+    return Failure.SERVER_ERROR
 
 
 def is_context_length_error(body: Any) -> bool:

@@ -1,295 +1,136 @@
-"""`execute(plan, ...)`: walk the planner's attempts until one can serve, inside one deadline.
+"""`execute(plan, run) -> Verdict`: walk the planner's attempts inside one deadline, then say what it came to.
 
-The one retry loop of the sidecar (the HTTP client underneath never retries on its own):
-- a failure whose trigger is in the policy's `on` moves on; any other failure is returned as it is;
-- a same-endpoint retry waits an exponential, fully jittered backoff (at least the upstream's
-  Retry-After) and spends the route's retry budget; moving to another endpoint never waits;
-- a timed-out endpoint is not retried while another endpoint is left later in the plan (a stall
-  outlasts a deadline);
-- after a context-length error only endpoints with a larger window are tried;
-- the first attempt may be hedged: after `hedge_after_ms` without an answer a second endpoint starts
-  and the first to be servable wins (the loser's outcome is `hedge-lost`);
-- open circuits, full concurrency limits and empty rate buckets are skipped at the moment of sending;
-- a walk that ends with nothing served and the deadline spent reports `deadline_exceeded`.
+The walk itself (retries, backoff, hedging, failover, admission) is `walking.Walk`; this module turns its
+result into one of the verdicts of `verdicts.py`:
+- a servable answer: ServedJson, or ServedStream whose body owns the upstream stream and its lease;
+- a failure that ends the walk: the client's own mistake passed through, or an UpstreamError;
+- nothing sent because the endpoints' room is kept for higher priorities: Shed;
+- nothing left: DeadlineExceeded, or the policy's Degrade (never a static body for embeddings);
+- before any walk: BudgetExhausted for a route over its budget, and Unservable when no endpoint of the
+  route could ever serve the request's API, capability or size (retrying could not help).
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from ..accounting.usage import cost_usd
+from ..routing import Plan
+from ..routing.reasons import STATIC_REASONS, TOO_LARGE_REASONS
+from ..routing.request import Api
+from .attempts import AttemptFailed, Ready
+from .classify import Failure
+from .outcomes import AttemptRecord, Ended, Refusal
+from .relaying import StreamBody
+from .runtime import RoutingTable
+from .verdicts import (
+    BudgetExhausted,
+    DeadlineExceeded,
+    Degrade,
+    PassThrough,
+    ServedJson,
+    ServedStream,
+    Shed,
+    Trail,
+    Unservable,
+    UpstreamError,
+    Verdict,
+    failure_reason,
+    failure_summary,
+    fallback_reason,
+)
+from .walking import Execution, Walk
 
-import aiohttp
-
-from ..routing import Attempt, Plan
-from ..runtime import EndpointRuntime, RoutingTable
-from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
-from .classify import NOT_ENDPOINT_FAULTS, NOT_RETRYABLE_ON_SAME_ENDPOINT
-from .hedging import race
-from .upstreams import Call
-
-HEDGE_LOST = "hedge-lost"  # outcome of the attempt cancelled because the hedged one answered first
-# Less than this left of the deadline counts as none: an attempt clipped to the deadline ends within a
-# clock tick of it, and nothing useful fits in a few milliseconds anyway.
-DEADLINE_SLACK_SECONDS = 0.005
-
-
-SHED = "shed"  # skipped: the endpoint's room is kept for higher priorities
-
-
-class AttemptRecord(NamedTuple):
-    """What happened to one planned attempt: `outcome` is success, a failure kind, or skipped:<why>."""
-
-    endpoint: str
-    outcome: str
-    status: int = 0
-    seconds: float = 0.0
-
-
-@dataclass(eq=False, slots=True)
-class Outcome:
-    """The result of executing a plan: `served`, or `error` to pass through, or nothing (degrade)."""
-
-    served: Ready | None = None
-    error: AttemptFailed | None = None
-    last_failed: AttemptFailed | None = None
-    records: list[AttemptRecord] = field(default_factory=list)
-    deadline_exceeded: bool = False
-
-    @property
-    def sent(self) -> int:
-        """Attempts actually sent upstream."""
-        return sum(1 for r in self.records if not r.outcome.startswith("skipped"))
-
-    @property
-    def failures(self) -> list[AttemptRecord]:
-        return [r for r in self.records if r.outcome != "success"]
+# The request field a context-length error is about, per API.
+PROMPT_PARAM: dict[Api, str] = {
+    "chat": "messages",
+    "messages": "messages",
+    "completions": "prompt",
+    "embeddings": "input",
+}
+_UPSTREAM_ERROR_BODY = (
+    b'{"error": {"message": "upstream error", "type": "upstream_error", "code": null, "param": null}}'
+)
 
 
-@dataclass(eq=False, slots=True)
-class Execution:
-    """Everything `execute` needs besides the plan; built by the handler per request."""
-
-    table: RoutingTable
-    session: aiohttp.ClientSession
-    call: Call
-    deadline: float  # event-loop time by which the caller must have an answer
-    rng: random.Random
-    estimated_tokens: int = 0  # prompt estimate + requested output, charged to tokens-per-minute limits
-
-
-async def execute(plan: Plan, run: Execution) -> Outcome:
-    """Walk `plan.attempts`; return the first servable answer, a pass-through error, or the failures."""
-    outcome = Outcome()
-    walker = _Walker(plan, run, outcome)
-    attempts = list(plan.attempts)
-    if plan.policy.hedge_after_ms and attempts:
-        outcome.served = await walker.hedged_first(attempts)
-    for index, attempt in enumerate(attempts):
-        if walker.done or outcome.served is not None:
-            break
-        outcome.served = await walker.try_attempt(attempt, ahead=attempts[index + 1 :])
-    if outcome.served is None and outcome.error is None and walker.is_deadline_spent():
-        # Nothing served and no time left: the deadline is what ended the walk, whichever rule skipped
-        # the attempts after the last one (a backoff that no longer fits, or the deadline check itself).
-        outcome.deadline_exceeded = True
-    return outcome
+async def execute(plan: Plan, run: Execution) -> Verdict:
+    """Walk `plan.attempts` and return what the request gets."""
+    if plan.refusal == "budget-exhausted":
+        spend = run.table.spend.get(plan.route.name)
+        return BudgetExhausted(Trail(), retry_after=spend.seconds_left() if spend is not None else 60)
+    if not plan.attempts:
+        unservable = unservable_verdict(plan, run.call.api)
+        if unservable is not None:
+            return unservable
+    walk = Walk(plan, run)
+    served = await walk.run_plan()
+    records = tuple(walk.records)
+    if served is not None:
+        return _served(plan, run, served, records)
+    return _unserved(plan, run, walk, records)
 
 
-class _Walker:
-    """State of one walk over a plan: what failed, what is skipped, what the context floor is."""
-
-    def __init__(self, plan: Plan, run: Execution, outcome: Outcome) -> None:
-        self.plan = plan
-        self.run = run
-        self.outcome = outcome
-        self.loop = asyncio.get_running_loop()
-        self.skip: set[str] = set()
-        self.window_floor = 0
-        self.last_failure: dict[str, AttemptFailed] = {}
-        self.budget = run.table.retry_budgets.get(plan.route.name)
-        if self.budget is not None:
-            self.budget.record_request()
-
-    @property
-    def done(self) -> bool:
-        return self.outcome.error is not None or self.outcome.deadline_exceeded
-
-    def _skip(self, name: str, why: str) -> None:
-        self.skip.add(name)
-        self.outcome.records.append(AttemptRecord(name, f"skipped:{why}"))
-
-    async def try_attempt(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> Ready | None:
-        """Run one planned attempt unless a rule says to skip it; `ahead` are the attempts after it."""
-        name = attempt.endpoint
-        endpoint = self.run.table.endpoints[name]
-        if name in self.skip:
-            return None
-        if endpoint.config.context_window_tokens <= self.window_floor:
-            self._skip(name, "context-window")
-            return None
-        if attempt.retry and not await self._wait_for_retry(attempt, ahead=ahead):
-            return None
-        if self._remaining() <= 0:
-            self.outcome.deadline_exceeded = True
-            return None
-        if not self._admit(endpoint):
-            return None
-        return await self._send(endpoint, attempt)
-
-    def _remaining(self) -> float:
-        return self.run.deadline - self.loop.time()
-
-    def is_deadline_spent(self) -> bool:
-        return self._remaining() <= DEADLINE_SLACK_SECONDS
-
-    async def _wait_for_retry(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> bool:
-        previous = self.last_failure.get(attempt.endpoint)
-        others_left = any(a.endpoint not in self.skip and a.endpoint != attempt.endpoint for a in ahead)
-        if (
-            previous is None
-            or previous.failure in NOT_RETRYABLE_ON_SAME_ENDPOINT
-            or (previous.failure == "timeout" and others_left)
-        ):
-            self.skip.add(attempt.endpoint)
-            return False
-        delay = backoff_seconds(self.plan, attempt.retry, retry_after=previous.retry_after, rng=self.run.rng)
-        if delay >= self._remaining():
-            self._skip(attempt.endpoint, "backoff-past-deadline")
-            return False
-        if self.budget is not None and not self.budget.try_spend():
-            self._skip(attempt.endpoint, "retry-budget")
-            return False
-        await asyncio.sleep(delay)
-        return True
-
-    def _admit(self, endpoint: EndpointRuntime) -> bool:
-        name = endpoint.config.name
-        if not endpoint.breaker.allow():
-            self._skip(name, "circuit-open")
-            return False
-        if not endpoint.concurrency.try_acquire(self.plan.priority):
-            endpoint.breaker.release()
-            # Full for everyone, or only for this priority: then the request is shed to keep room for
-            # more important work.
-            self._skip(name, "concurrency-limit" if endpoint.concurrency.is_full else SHED)
-            return False
-        # Rate buckets last: a request turned away by them must not have spent the other bucket's tokens.
-        if not endpoint.rate.try_take():
-            return self._refuse(endpoint, "rate-limit")
-        if not endpoint.token_rate.try_take(max(1, self.run.estimated_tokens)):
-            return self._refuse(endpoint, "token-rate-limit")
-        return True
-
-    def _refuse(self, endpoint: EndpointRuntime, why: str) -> bool:
-        endpoint.concurrency.release()
-        endpoint.breaker.release()
-        self._skip(endpoint.config.name, why)
-        return False
-
-    def _limits(self) -> AttemptLimits:
-        policy = self.plan.policy
-        remaining = max(0.001, self._remaining())
-        first_event = min(policy.first_token_ms, policy.total_ms) / 1000
-        binding = first_event if self.run.call.stream else policy.total_ms / 1000
-        return AttemptLimits(
-            connect=min(policy.connect_ms / 1000, remaining),
-            first_event=min(first_event, remaining),
-            total=min(policy.total_ms / 1000, remaining),
-            clipped=remaining < binding,
-        )
-
-    async def _send(self, endpoint: EndpointRuntime, attempt: Attempt) -> Ready | None:
-        """Send an admitted attempt (the concurrency slot is held; a stream keeps it until relayed)."""
-        started = self.loop.time()
-        limits = self._limits()
-        try:
-            ready = await run_attempt(self.run.session, endpoint, self.run.call, limits)
-        except AttemptFailed as failed:
-            endpoint.concurrency.release()
-            # A timeout the caller's short deadline imposed says little about the endpoint's health.
-            blameless = failed.failure == "timeout" and limits.clipped
-            self._record_failure(endpoint, failed, self.loop.time() - started, blameless=blameless)
-            return None
-        except BaseException:
-            # The client left, a hedge lost, or a bug: no verdict on the endpoint either way.
-            endpoint.concurrency.release()
-            endpoint.breaker.release()
-            self.outcome.records.append(
-                AttemptRecord(endpoint.config.name, "cancelled", 0, self.loop.time() - started)
-            )
-            raise
-        if not self.run.call.stream:
-            endpoint.concurrency.release()
-            # A stream's latency is measured by its relay, once it has ended.
-            endpoint.latency_ms.add((ready.first_byte - ready.started) * 1000)
-        endpoint.breaker.record_success()
-        self.outcome.records.append(
-            AttemptRecord(endpoint.config.name, "success", 200, self.loop.time() - started)
-        )
-        return ready
-
-    def _record_failure(
-        self, endpoint: EndpointRuntime, failed: AttemptFailed, seconds: float, *, blameless: bool = False
-    ) -> None:
-        name = endpoint.config.name
-        self.outcome.records.append(AttemptRecord(name, failed.failure, failed.status, seconds))
-        self.last_failure[name] = failed
-        self.outcome.last_failed = failed
-        if blameless or failed.failure in NOT_ENDPOINT_FAULTS:
-            endpoint.breaker.release()
-        else:
-            endpoint.breaker.record_failure()
-        if failed.failure == "client-error" or failed.failure not in self.plan.policy.triggers:
-            self.outcome.error = failed
-        elif failed.failure == "context-length":
-            self.window_floor = max(self.window_floor, endpoint.config.context_window_tokens)
-            self.skip.add(name)
-
-    async def hedged_first(self, attempts: list[Attempt]) -> Ready | None:
-        """Run the first attempt, and a second endpoint in parallel once the first is slow."""
-        first = attempts[0]
-        second = next((a for a in attempts if a.endpoint != first.endpoint and a.retry == 0), None)
-        primary = self.run.table.endpoints[first.endpoint]
-        if second is None or not self._admit(primary):
-            return None  # nothing to hedge with, or the primary is skipped: the plain walk takes over
-
-        def start_second() -> asyncio.Task[Ready | None] | None:
-            backup = self.run.table.endpoints[second.endpoint]
-            if self.done:
-                return None
-            if backup.config.context_window_tokens <= self.window_floor:
-                self._skip(second.endpoint, "context-window")  # the first failed on a window no larger
-                return None
-            return asyncio.ensure_future(self._send(backup, second)) if self._admit(backup) else None
-
-        served = await race(
-            asyncio.ensure_future(self._send(primary, first)),
-            start_second,
-            delay=self.plan.policy.hedge_after_ms / 1000,
-            is_decided=lambda: self.done,
-        )
-        if served is not None:
-            self._label_hedge_loser(served)
-        # The plan's remaining attempts of both endpoints are retries; a fresh walk decides about them.
-        attempts[:] = [
-            a for a in attempts if not (a.retry == 0 and a.endpoint in (first.endpoint, second.endpoint))
-        ]
-        return served
-
-    def _label_hedge_loser(self, winner: Ready) -> None:
-        """The attempt cancelled because the other one won lost a hedge: no client left, nothing failed."""
-        records = self.outcome.records
-        for index, record in enumerate(records):
-            if record.outcome == "cancelled" and record.endpoint != winner.endpoint.config.name:
-                records[index] = record._replace(outcome=HEDGE_LOST)
+def unservable_verdict(plan: Plan, api: Api) -> Unservable | None:
+    """An Unservable verdict when every endpoint of the route was ruled out for good (not an outage)."""
+    reasons = {rejection.reason for rejection in plan.rejections}
+    if not reasons or not reasons <= STATIC_REASONS:
+        return None
+    details = "; ".join(str(rejection) for rejection in plan.rejections)
+    if reasons <= TOO_LARGE_REASONS:
+        message = f"the request does not fit any endpoint of route '{plan.route.name}': {details}"
+        return Unservable(Trail(), "context_length_exceeded", message, PROMPT_PARAM[api])
+    message = f"no endpoint of route '{plan.route.name}' can serve this {api} request: {details}"
+    return Unservable(Trail(), "unsupported_by_route", message, None)
 
 
-def backoff_seconds(plan: Plan, retry: int, *, retry_after: float | None, rng: random.Random) -> float:
-    """Full-jitter exponential backoff for the n-th retry, never shorter than the upstream's Retry-After."""
-    policy = plan.policy
-    ceiling = min(policy.max_backoff_ms, policy.backoff_ms * 2 ** (retry - 1)) / 1000
-    delay = rng.uniform(0, ceiling)
-    return max(delay, retry_after or 0.0)
+def _served(plan: Plan, run: Execution, served: Ready, records: tuple[AttemptRecord, ...]) -> Verdict:
+    name = served.endpoint.config.name
+    trail = Trail(records, fallback_reason(plan, records, name))
+    if run.call.stream:
+        # The caller's deadline, not the policy's totalMs, bounds the relay: a timeout then is nobody's fault.
+        caller_cut = run.deadline < served.started + plan.policy.total_ms / 1000
+        body = StreamBody(served, api=run.call.api, request_id=run.call.request_id, caller_cut=caller_cut)
+        return ServedStream(trail, name, body, served.first_byte)
+    assert served.answer is not None
+    usage = served.answer.usage
+    return ServedJson(
+        trail,
+        name,
+        served.body,
+        usage,
+        cost_usd(served.endpoint.config, usage),
+        served.answer.finish_reason,
+        served.answer.output_empty,
+    )
+
+
+def _unserved(plan: Plan, run: Execution, walk: Walk, records: tuple[AttemptRecord, ...]) -> Verdict:
+    if walk.error is not None:
+        return _failed(plan, run.table, walk.error, Trail(records))
+    if any(r.outcome == Refusal.SHED for r in records) and not any(not r.skipped for r in records):
+        return Shed(Trail(records))
+    sent = [r for r in records if not r.skipped and r.outcome != Ended.CANCELLED]
+    if sent and walk.last_failed is not None and all(r.outcome == Failure.CONTEXT_LENGTH for r in sent):
+        return _failed(plan, run.table, walk.last_failed, Trail(records))
+    # Nothing could serve: the first thing that went wrong is why the first choice did not.
+    trail = Trail(records, failure_reason(plan, records))
+    # Embeddings never degrade to a static body: no vector is better than a made-up one.
+    mode = plan.policy.degraded.mode if run.call.api != "embeddings" else "error"
+    summary = failure_summary(plan, records)
+    if walk.deadline_exceeded and mode == "error":
+        return DeadlineExceeded(trail, summary)
+    return Degrade(trail, static=mode == "static", summary=summary)
+
+
+def _failed(plan: Plan, table: RoutingTable, failed: AttemptFailed, trail: Trail) -> Verdict:
+    """The client's own mistake keeps the upstream's words; other failures are described in ours."""
+    if failed.failure in (Failure.CLIENT_ERROR, Failure.CONTEXT_LENGTH):
+        endpoint = next(r.endpoint for r in reversed(trail.records) if r.outcome == failed.failure)
+        return PassThrough(trail, endpoint, failed.status or 400, scrub(failed.body, table))
+    return UpstreamError(trail, failed.failure, failed.retry_after, failure_summary(plan, trail.records))
+
+
+def scrub(body: bytes, table: RoutingTable) -> bytes:
+    """The upstream's error body with any endpoint key it might echo removed."""
+    for endpoint in table.endpoints.values():
+        if len(endpoint.key) >= 8 and endpoint.key.encode() in body:
+            body = body.replace(endpoint.key.encode(), b"[REDACTED]")
+    return body or _UPSTREAM_ERROR_BODY

@@ -1,6 +1,7 @@
 """`race()`: a hedged request. The first attempt runs alone for `delay` seconds; if it has not answered by
 then a second attempt starts and whichever is servable first wins. The loser is cancelled, and if both
-happened to become servable, the extra answer is closed so no connection or concurrency slot leaks.
+happened to become servable, the extra answer is discarded (`Ready.discard`: its stream and its lease
+are given back) so no connection or concurrency slot leaks.
 
 Whatever ends the race early (a winner, a failure the walk must not fail over on, or the caller being
 cancelled because its client left) cancels every attempt still running: nothing outlives the race.
@@ -10,23 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from .attempts import Ready
 
 AttemptTask = asyncio.Future[Ready | None]
 
 
-def discard(ready: Ready) -> None:
-    """Give back what a servable answer holds when it will not be served."""
-    if ready.response is not None:
-        ready.endpoint.concurrency.release()
-        ready.close()
-
-
 async def race(
     first: AttemptTask,
-    start_second: Callable[[], AttemptTask | None],
+    start_second: Callable[[], Awaitable[AttemptTask | None]],
     *,
     delay: float,
     is_decided: Callable[[], bool],
@@ -41,7 +35,7 @@ async def race(
         done, _ = await asyncio.wait({first}, timeout=delay)
         if done and (first.result() is not None or is_decided()):
             return first.result()
-        second = start_second()
+        second = await start_second()
         if second is None:
             return await first
         started.add(second)
@@ -59,7 +53,7 @@ async def _first_servable(pending: set[AttemptTask], is_decided: Callable[[], bo
         if winner is not None or is_decided():
             for result in results:
                 if result is not None and result is not winner:
-                    discard(result)
+                    result.discard()
             await _cancel(pending)
             return winner
     return None
@@ -72,4 +66,4 @@ async def _cancel(tasks: set[AttemptTask]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             result = await task
             if result is not None:
-                discard(result)
+                result.discard()

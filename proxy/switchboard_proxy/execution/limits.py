@@ -1,10 +1,13 @@
 """Per-endpoint limits and the retry budget: small counters with an injected clock.
 
 - ConcurrencyLimit: requests in flight to one endpoint (0 = unlimited), shared out by priority;
-- TokenBucket: requests per minute to one endpoint (0 = unlimited);
+- TokenBucket: requests (or tokens) per minute to one endpoint (0 = unlimited), with reservations
+  given back or charged extra once the real usage is known;
 - RetryBudget: same-endpoint retries allowed as a share of recent requests, so that an outage cannot
   multiply upstream load (Finagle's idea: a deposit per request, a withdrawal per retry, and a small
   floor per second so that quiet routes can still retry).
+
+The concurrency limit and the buckets are taken and given back by `leasing.Lease` alone.
 """
 
 from __future__ import annotations
@@ -68,6 +71,14 @@ class TokenBucket:
         self._refill()
         return self._tokens < 1
 
+    @property
+    def available(self) -> float:
+        """Tokens that could be taken now (the rate itself when unlimited)."""
+        if not self.rate_per_minute:
+            return float("inf")
+        self._refill()
+        return self._tokens
+
     def try_take(self, amount: float = 1.0) -> bool:
         if not self.rate_per_minute:
             return True
@@ -76,6 +87,13 @@ class TokenBucket:
             return False
         self._tokens -= amount
         return True
+
+    def settle(self, amount: float) -> None:
+        """Correct a reservation by `amount`: positive gives tokens back (never above a minute's worth),
+        negative charges what was used beyond it (the bucket may go below zero: later requests wait)."""
+        if self.rate_per_minute and amount:
+            self._refill()
+            self._tokens = min(float(self.rate_per_minute), self._tokens + amount)
 
 
 class RetryBudget:

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from .upstreams import Usage
+from ..accounting.usage import Usage
 from .upstreams import anthropic as anthropic_wire
-from .upstreams import openai as openai_wire
+from .upstreams import openai_format as openai_wire
 
 SEPARATORS = (b"\r\n\r\n", b"\n\n")
 # Byte patterns of the few chunks worth decoding: a real usage object, or a finish reason.

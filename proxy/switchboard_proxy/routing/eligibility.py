@@ -2,8 +2,8 @@
 
 Every filter has the shape `(request, candidates, context) -> (kept, rejections)` and they run in the
 order of `FILTERS`; each is built from a per-endpoint check of `CHECKS`, which `filter_eligible` runs in
-one pass on the hot path. The reasons are short stable words: they appear in `switchboard explain`, in
-`X-Switchboard-Fallback-Reason` and in logs.
+one pass on the hot path. The reasons are a closed set of short stable words (`Reason`): they appear in
+`switchboard explain`, in `X-Switchboard-Fallback-Reason` and in logs.
 """
 
 from __future__ import annotations
@@ -13,27 +13,27 @@ from typing import NamedTuple
 
 from switchboard_proxy.config import EndpointConfig
 
-from .request import RouteRequest
+from .reasons import Reason, Rejection
+from .request import Api, RouteRequest
 from .state import RouterState
 
-# Which wire protocols can serve which API without translation.
-PROVIDERS_FOR_API: dict[str, frozenset[str]] = {
-    "chat": frozenset({"openai", "azure-openai"}),
-    "completions": frozenset({"openai", "azure-openai"}),
-    "embeddings": frozenset({"openai", "azure-openai"}),
-    "messages": frozenset({"anthropic"}),
+# The APIs each wire protocol serves without translation.
+PROTOCOL_APIS: dict[str, frozenset[Api]] = {
+    "openai": frozenset({"chat", "completions", "embeddings"}),
+    "azure-openai": frozenset({"chat", "completions", "embeddings"}),
+    "anthropic": frozenset({"messages"}),
 }
+# An endpoint that declares `embeddings` and no generation capability is an embedding model.
+GENERATION_CAPABILITIES = frozenset({"tools", "json", "streaming", "vision", "responses"})
 
 
-class Rejection(NamedTuple):
-    """Why one endpoint was not planned."""
-
-    endpoint: str
-    reason: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.endpoint}: {self.reason} ({self.detail})"
+def apis_of(endpoint: EndpointConfig) -> frozenset[Api]:
+    """The APIs `endpoint` can serve: its protocol's, narrowed to embeddings for an embedding model."""
+    apis = PROTOCOL_APIS[endpoint.provider]
+    capabilities = set(endpoint.capabilities)
+    if "embeddings" in capabilities and not capabilities & GENERATION_CAPABILITIES:
+        return apis & {"embeddings"}
+    return apis
 
 
 class FilterContext(NamedTuple):
@@ -49,7 +49,7 @@ Filter = Callable[
 
 
 def _keep_if(
-    candidates: Sequence[EndpointConfig], check: Callable[[EndpointConfig], tuple[str, str] | None]
+    candidates: Sequence[EndpointConfig], check: Callable[[EndpointConfig], tuple[Reason, str] | None]
 ) -> tuple[list[EndpointConfig], list[Rejection]]:
     kept: list[EndpointConfig] = []
     rejections: list[Rejection] = []
@@ -62,52 +62,55 @@ def _keep_if(
     return kept, rejections
 
 
-Check = Callable[[RouteRequest, EndpointConfig, FilterContext], "tuple[str, str] | None"]
+Check = Callable[[RouteRequest, EndpointConfig, FilterContext], "tuple[Reason, str] | None"]
 
 
 def check_protocol(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
-    """The endpoint must speak the request's API (no cross-protocol translation)."""
-    if endpoint.provider in PROVIDERS_FOR_API[request.api]:
+) -> tuple[Reason, str] | None:
+    """The endpoint must serve the request's API (its protocol's, no translation; embedding models only
+    embeddings)."""
+    if request.api in apis_of(endpoint):
         return None
-    return "protocol", f"{endpoint.provider} cannot serve {request.api}"
+    if request.api in PROTOCOL_APIS[endpoint.provider]:
+        return Reason.PROTOCOL, f"an embedding model cannot serve {request.api}"
+    return Reason.PROTOCOL, f"{endpoint.provider} cannot serve {request.api}"
 
 
 def check_capability(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """The endpoint must declare every capability the request needs (tools, json, vision, ...)."""
     if not request.needs:
         return None
     missing = sorted(request.needs - set(endpoint.capabilities))
-    return ("capability", "lacks " + ", ".join(missing)) if missing else None
+    return (Reason.CAPABILITY, "lacks " + ", ".join(missing)) if missing else None
 
 
 def check_context_window(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """Estimated prompt plus requested output must fit the window; the output cap must fit too."""
     needed = request.prompt_tokens + request.max_tokens
     if needed > endpoint.context_window_tokens:
-        return "context-window", f"needs ~{needed} tokens, window {endpoint.context_window_tokens}"
+        return Reason.CONTEXT_WINDOW, f"needs ~{needed} tokens, window {endpoint.context_window_tokens}"
     if request.max_tokens > endpoint.max_output_tokens:
-        return "max-output", f"max_tokens {request.max_tokens} > {endpoint.max_output_tokens}"
+        return Reason.MAX_OUTPUT, f"max_tokens {request.max_tokens} > {endpoint.max_output_tokens}"
     return None
 
 
 def check_circuit(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """Open circuits are skipped; a half-open one is kept so that a probe can close it."""
     if context.state.of(endpoint.name).circuit == "open":
-        return "circuit-open", "recent consecutive failures"
+        return Reason.CIRCUIT_OPEN, "recent consecutive failures"
     return None
 
 
 def check_limits(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """Endpoints whose concurrency or rate limit refuses new work now are skipped."""
     limited = context.state.of(endpoint.name).limited
     return (limited, "per-endpoint limit reached") if limited else None
@@ -115,35 +118,29 @@ def check_limits(
 
 def check_deadline(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
+) -> tuple[Reason, str] | None:
     """Endpoints whose measured latency exceeds the deadline cannot meet it; unmeasured ones are tried."""
     expected = context.state.of(endpoint.name).expected_ms(stream=request.stream)
     if expected > context.deadline_ms:
-        return "deadline", f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
+        return Reason.DEADLINE, f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
     return None
 
 
-def check_live(
-    request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
-) -> tuple[str, str] | None:
-    """check_circuit, check_limits and check_deadline in that order, reading the live state once."""
-    live = context.state.of(endpoint.name)
-    if live.circuit == "open":
-        return "circuit-open", "recent consecutive failures"
-    if live.limited:
-        return live.limited, "per-endpoint limit reached"
-    expected = live.ttft_ms if request.stream and live.ttft_ms > 0 else live.latency_ms
-    if expected > context.deadline_ms:
-        return "deadline", f"expected {expected:.0f} ms > deadline {context.deadline_ms} ms"
-    return None
+# In order: the first check that refuses an endpoint gives its reason. Static checks come first, so an
+# endpoint that could never serve the request says so even while its circuit is open.
+CHECKS: tuple[Check, ...] = (
+    check_protocol,
+    check_capability,
+    check_context_window,
+    check_circuit,
+    check_limits,
+    check_deadline,
+)
 
 
-# In order: the first check that refuses an endpoint gives its reason (check_live stands for the last
-# three filters, fused because each would otherwise look the endpoint's live state up again).
-CHECKS: tuple[Check, ...] = (check_protocol, check_capability, check_context_window, check_live)
+def as_filter(check: Check) -> Filter:
+    """One check as a filter over a list of candidates."""
 
-
-def _filter(check: Check) -> Filter:
     def apply(
         request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
     ) -> tuple[list[EndpointConfig], list[Rejection]]:
@@ -153,29 +150,15 @@ def _filter(check: Check) -> Filter:
     return apply
 
 
-by_protocol = _filter(check_protocol)
-by_capability = _filter(check_capability)
-by_context_window = _filter(check_context_window)
-by_circuit = _filter(check_circuit)
-by_limits = _filter(check_limits)
-by_deadline = _filter(check_deadline)
-
-FILTERS: tuple[Filter, ...] = (
-    by_protocol,
-    by_capability,
-    by_context_window,
-    by_circuit,
-    by_limits,
-    by_deadline,
-)
+FILTERS: tuple[Filter, ...] = tuple(as_filter(check) for check in CHECKS)
 
 
 def filter_eligible(
     request: RouteRequest, candidates: Sequence[EndpointConfig], context: FilterContext
 ) -> tuple[list[EndpointConfig], list[Rejection]]:
-    """Every check in order, in one pass per endpoint; the first check that refuses it gives the reason.
+    """Every check of CHECKS in order, in one pass per endpoint; the first that refuses gives the reason.
 
-    Same result as running the FILTERS one after the other, without a list per filter per request.
+    The same result as running FILTERS one after the other, without a list per filter per request.
     """
     kept: list[EndpointConfig] = []
     rejections: list[Rejection] = []

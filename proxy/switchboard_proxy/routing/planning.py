@@ -9,15 +9,17 @@ retry budget, a context-length error that needs a larger window) but never adds 
 from __future__ import annotations
 
 import random
-from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, RouterConfig, VariantConfig
 
-from .eligibility import FilterContext, Rejection, filter_eligible
+from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
+from .layouts import build_layout, successor
 from .matching import match_route
+from .reasons import Reason, Rejection
 from .request import Priority, RouteRequest, effective_priority
 from .state import RouterState
 from .strategies import STRATEGIES, Candidate, estimated_cost_usd
@@ -70,7 +72,8 @@ def plan(
     deadline_ms = request.deadline_ms if request.deadline_ms is not None else route.deadline_ms
     context = FilterContext(state=state, deadline_ms=deadline_ms)
 
-    pool, _, chain, position = _layout(config, route, variant, now, state.memo)
+    layout = state.layouts.of(route, variant, now) if state.layouts else build_layout(config, variant, now)
+    pool: Sequence[Candidate] = layout.pool
     kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
@@ -79,9 +82,9 @@ def plan(
     planned: list[Planned] = [
         (c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)
     ]
-    if chain:
-        chain_kept, chain_rejections = filter_eligible(request, chain, context)
-        planned += [(e, "fallback", f"chain[{position[e.name]}] of policy") for e in chain_kept]
+    if layout.chain:
+        chain_kept, chain_rejections = filter_eligible(request, layout.chain, context)
+        planned += [(e, "fallback", f"chain[{layout.chain_index[e.name]}] of policy") for e in chain_kept]
         rejections += chain_rejections
 
     refusal: Refusal = ""
@@ -117,78 +120,6 @@ def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> V
     return assign_variant(route, sticky or request.request_id, stopped=stopped)
 
 
-def _chain(
-    config: RouterConfig, variant: VariantConfig, taken: set[str], now: datetime
-) -> tuple[list[EndpointConfig], dict[str, int]]:
-    """The policy's chain after replacements, without duplicates or pool members, and each entry's index."""
-    chain: list[EndpointConfig] = []
-    position: dict[str, int] = {}
-    for index, name in enumerate(variant.policy.chain):
-        resolved = successor(config, name, now)
-        if resolved not in position and resolved not in taken:
-            position[resolved] = index
-            chain.append(config.endpoints[resolved])
-    return chain, position
-
-
-def successor(config: RouterConfig, name: str, now: datetime) -> str:
-    """The endpoint serving `name`'s traffic at `now`: its replacement once its sunset has passed.
-
-    compile() already does this for sunsets passed at compile time; doing it here too makes a sunset take
-    effect on time in a sidecar whose config was compiled before it.
-    """
-    endpoint = config.endpoints[name]
-    if endpoint.sunset is None:
-        return name
-    seen = {name}
-    while endpoint.sunset is not None and endpoint.sunset <= now and endpoint.replacement in config.endpoints:
-        if endpoint.replacement in seen:
-            break
-        seen.add(endpoint.replacement)
-        endpoint = config.endpoints[endpoint.replacement]
-    return endpoint.name
-
-
-Layout = tuple[list[Candidate], set[str], list[EndpointConfig], dict[str, int]]
-_SUNSETS = object()  # memo key of the config's sorted sunsets
-
-
-def _layout(
-    config: RouterConfig,
-    route: RouteConfig,
-    variant: VariantConfig,
-    now: datetime,
-    memo: dict[Any, Any] | None,
-) -> Layout:
-    """The variant's pool and chain after replacements: a function of the config and of which sunsets
-    have passed, so decisions on one config share it (`memo`) until the next sunset."""
-    if memo is None:
-        return _build_layout(config, variant, now)
-    sunsets = memo.get(_SUNSETS)
-    if sunsets is None:
-        sunsets = memo[_SUNSETS] = sorted(e.sunset for e in config.endpoints.values() if e.sunset is not None)
-    key = (route.name, variant.name, bisect_right(sunsets, now))
-    layout: Layout | None = memo.get(key)
-    if layout is None:
-        layout = memo[key] = _build_layout(config, variant, now)
-    return layout
-
-
-def _build_layout(config: RouterConfig, variant: VariantConfig, now: datetime) -> Layout:
-    pool = _pool_candidates(config, variant, now)
-    pool_names = {c.name for c in pool}
-    chain, position = _chain(config, variant, pool_names, now)
-    return pool, pool_names, chain, position
-
-
-def _pool_candidates(config: RouterConfig, variant: VariantConfig, now: datetime) -> list[Candidate]:
-    weights: dict[str, float] = {}
-    for target in variant.targets:
-        name = successor(config, target.endpoint, now)
-        weights[name] = weights.get(name, 0.0) + target.weight
-    return [Candidate(config.endpoints[name], weight) for name, weight in weights.items()]
-
-
 def _apply_budget(
     route: RouteConfig, planned: list[Planned], request: RouteRequest
 ) -> tuple[list[Planned], Refusal, list[Rejection]]:
@@ -197,11 +128,11 @@ def _apply_budget(
     if not planned:
         return [], "", []  # nothing eligible anyway: the caller degrades as for any outage
     if route.budget.action == "reject":
-        spent = [Rejection(e.name, "budget", "route budget spent") for e, _, _ in planned]
+        spent = [Rejection(e.name, Reason.BUDGET, "route budget spent") for e, _, _ in planned]
         return [], "budget-exhausted", spent
     cheapest = min(planned, key=lambda p: estimated_cost_usd(p[0], request))
     spent = [
-        Rejection(e.name, "budget", "route budget spent; cheapest only")
+        Rejection(e.name, Reason.BUDGET, "route budget spent; cheapest only")
         for e, _, _ in planned
         if e is not cheapest[0]
     ]

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from .reasons import Reason
+
+if TYPE_CHECKING:
+    from .layouts import Layouts
 
 Circuit = Literal["closed", "open", "half-open"]
 
@@ -21,7 +26,7 @@ class EndpointState(NamedTuple):
     inflight: int = 0
     latency_ms: float = 0.0  # estimate of a whole non-streamed call; 0 = not measured yet
     ttft_ms: float = 0.0  # estimate of time to first token of a stream; 0 = not measured yet
-    limited: str = ""  # non-empty when a limit refuses new work now, e.g. "concurrency-limit"
+    limited: Reason | None = None  # the limit that refuses new work now, e.g. Reason.CONCURRENCY_LIMIT
 
     def expected_ms(self, *, stream: bool) -> float:
         """Latency the caller will wait before it sees progress; 0 when unknown."""
@@ -38,9 +43,9 @@ class RouterState:
     endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
     spent_routes: frozenset[str] = frozenset()  # routes whose budget window is spent
     stopped_variants: frozenset[tuple[str, str]] = frozenset()  # (route, variant) stopped by guardrails
-    # The planner's memo of what depends on the config alone (a variant's pool and chain after
-    # replacements), shared by every decision on one config; None: work everything out each time.
-    memo: dict[Any, Any] | None = None
+    # Every variant's pool and chain after replacements, built with the sidecar's table; None: the planner
+    # works the one it needs out on the spot.
+    layouts: Layouts | None = None
 
     def of(self, endpoint: str) -> EndpointState:
         return self.endpoints.get(endpoint, UNKNOWN)

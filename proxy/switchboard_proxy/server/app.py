@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import random
 import re
 import signal
@@ -23,32 +24,31 @@ from aiohttp.http_exceptions import BadStatusLine, InvalidHeader, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
-from ..accounting import metrics
 from ..accounting.feedback import RecentRequests
-from ..accounting.guardrails import Guardrails
+from ..accounting.metrics import Metrics
 from ..execution.shadowing import Shadows
-from ..kubewatch import watch_configmap
 from ..reloading import ConfigHolder, ConfigWatcher
+from ..reloading.kubewatch import watch_configmap
 from ..routing.hints import REQUEST_ID
 from ..settings import ProxySettings
 from . import anthropic_api, openai_api, ops_api
 from .access_log import AccessLog
 from .errors import error_body, error_middleware
-from .state import ACCESS_LOG, CONFIG, GUARDRAILS, RECENT, SESSION, SETTINGS, SHADOWS
+from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
 WATCHER = web.AppKey("watcher", ConfigWatcher)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_ids = random.Random()  # seeded from os.urandom once, at import
 
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Propagate the caller's X-Request-Id (if it is sane) or make one; echo it on every answer."""
     given = request.headers.get(REQUEST_ID, "")
-    # 128 random bits from the process's PRNG: unique enough for correlation, and no system call per
-    # request as uuid4 makes (request ids are not secrets).
-    request[REQUEST_ID] = given if _SAFE_REQUEST_ID.match(given) else f"{_ids.getrandbits(128):032x}"
+    if _SAFE_REQUEST_ID.match(given):
+        request[REQUEST_ID] = given
+    else:
+        request[REQUEST_ID] = f"{request.app[REQUEST_IDS].getrandbits(128):032x}"
     response: web.StreamResponse = await handler(request)
     if not response.prepared:
         response.headers[REQUEST_ID] = request[REQUEST_ID]
@@ -60,12 +60,14 @@ def build_app(settings: ProxySettings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes, middlewares=[request_id_middleware, error_middleware]
     )
+    metrics = Metrics()
     holder = ConfigHolder()
-    watcher = ConfigWatcher(settings, holder)
-    app[SETTINGS], app[CONFIG], app[WATCHER] = settings, holder, watcher
-    app[RECENT], app[GUARDRAILS] = RecentRequests(), Guardrails()
+    watcher = ConfigWatcher(settings, holder, metrics)
+    app[SETTINGS], app[CONFIG], app[WATCHER], app[METRICS] = settings, holder, watcher, metrics
+    app[RECENT] = RecentRequests()
+    app[REQUEST_IDS] = random.Random(os.urandom(16))
     watcher.load_initial()
-    metrics.LIVE_STATE.source = lambda: holder.table
+    metrics.live.source = lambda: holder.table
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_config_watch)
     if settings.access_log:
@@ -96,7 +98,7 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=None),
     )
     app[SESSION] = session
-    app[SHADOWS] = Shadows(session)
+    app[SHADOWS] = Shadows(session, app[METRICS])
     yield
     await app[SHADOWS].stop()
     await session.close()

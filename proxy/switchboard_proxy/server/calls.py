@@ -1,4 +1,4 @@
-"""One model call from entry to exit: parse -> plan -> execute -> deliver -> record.
+"""One model call from entry to exit: parse -> plan -> execute -> respond -> record.
 
 Shared by the OpenAI and Anthropic handlers. The routing table is read once, at entry, so a request
 finishes on the config it started with even if a reload swaps the table meanwhile.
@@ -11,19 +11,20 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ..accounting import metrics
-from ..execution.executor import Execution, execute
+from ..execution.executor import execute
 from ..execution.upstreams import Call
 from ..execution.upstreams.base import FORWARDED_HEADERS
+from ..execution.verdicts import ServedJson, ServedStream
+from ..execution.walking import Execution
 from ..routing import plan
 from ..routing.hints import HintError, build_route_request
 from ..routing.matching import NoRoute
 from ..routing.request import Api
 from .bodies import check_body, read_body
-from .delivery import deliver
-from .errors import BadRequest, NotFound, ProxyError, RateLimited
+from .errors import BadRequest, NotFound, ProxyError
 from .exchange import Exchange, current_table
 from .recording import record
+from .responding import respond
 from .state import SESSION, SHADOWS
 
 # Output tokens assumed when the caller sets no max_tokens, for tokens-per-minute limits.
@@ -33,16 +34,22 @@ DEFAULT_OUTPUT_ESTIMATE = 256
 async def handle_model_call(request: web.Request, api: Api) -> web.StreamResponse:
     """The whole life of a model call; the handlers of each API call this."""
     table = current_table(request)
-    exchange = Exchange(request, api, table, asyncio.get_running_loop().time())
+    loop = asyncio.get_running_loop()
+    exchange = Exchange(request, api, table, loop.time())
     try:
         return await _serve(exchange)
     except ProxyError as exc:
         exchange.status = exc.status
         raise
+    except asyncio.CancelledError:
+        exchange.client_gone = True
+        raise
+    except Exception:
+        exchange.status = 500  # a bug: the error middleware logs it and answers 500
+        raise
     finally:
         # Metrics and the access log wait for the next turn of the event loop, so that the answer is
         # written first: accounting costs CPU, not latency.
-        loop = asyncio.get_running_loop()
         exchange.finished = loop.time()
         loop.call_soon(record, exchange)
 
@@ -59,20 +66,13 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     except NoRoute as exc:
         raise NotFound(exc.message, code="model_not_found", param="model") from None
     exchange.plan = decision
-    if decision.refusal == "budget-exhausted":
-        metrics.SHED.labels(decision.route.name, decision.priority, "budget").inc()
-        spend = table.spend.get(decision.route.name)
-        raise RateLimited(
-            f"route '{decision.route.name}' has spent its budget for this window",
-            code="budget_exhausted",
-            retry_after=spend.seconds_left() if spend is not None else 60,
-        )
     forwarded = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
-    exchange.call = Call(api, body, body.get("stream") is True, forwarded, exchange.request_id)
+    call = Call(api, body, route_request.stream, forwarded, exchange.request_id)
+    exchange.stream = call.stream
     deadline = exchange.started + decision.deadline_ms / 1000
     tokens = route_request.prompt_tokens + (route_request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
-    run = Execution(table, request.app[SESSION], exchange.call, deadline, table.rng, estimated_tokens=tokens)
-    if decision.shadow:
-        request.app[SHADOWS].start(table, decision, exchange.call)
-    exchange.outcome = await execute(decision, run)
-    return await deliver(exchange)
+    run = Execution(table, request.app[SESSION], call, deadline, table.rng, estimated_tokens=tokens)
+    verdict = exchange.verdict = await execute(decision, run)
+    if decision.shadow and isinstance(verdict, ServedJson | ServedStream):
+        request.app[SHADOWS].start(table, decision, call)
+    return await respond(exchange, verdict)

@@ -1,8 +1,9 @@
-"""The degraded answer, when every attempt failed or the deadline ran out: what the policy says.
+"""The static degraded answer, when every attempt failed or the deadline ran out: what the policy says.
 
-`static` answers the policy's status and body (as an SSE stream when the caller streams, and as an
-Anthropic message on /v1/messages when the body is OpenAI-shaped), so editors see "no suggestion" rather
-than an error. `error` answers 503 with Retry-After and a message listing what failed.
+`static` answers the policy's status and body in the caller's API shape: as an Anthropic message on
+/v1/messages and as a text completion on /v1/completions when the body is chat-shaped (the default one
+is), and as an SSE stream when the caller streams, so editors see "no suggestion" rather than an error.
+Embeddings never get here (the executor answers them with an error instead), nor does mode `error`.
 """
 
 from __future__ import annotations
@@ -13,45 +14,24 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .errors import Unavailable
-from .exchange import Exchange
+from ..config.model import DegradedConfig
+from ..routing.request import Api
 
 
-def failure_summary(exchange: Exchange, *, short: bool = False) -> str:
-    """'capable: timeout; cheap: server-error (HTTP 500)', or the first reason only when `short`."""
-    outcome, plan = exchange.outcome, exchange.plan
-    records = outcome.records if outcome is not None else []
-    if short:
-        if records:
-            return records[0].outcome.removeprefix("skipped:")
-        return plan.rejections[0].reason if plan is not None and plan.rejections else "no-eligible-endpoint"
-    parts = [f"{r.endpoint}: {r.outcome}" + (f" (HTTP {r.status})" if r.status else "") for r in records]
-    if plan is not None:
-        parts += [f"{r.endpoint}: {r.reason} ({r.detail})" for r in plan.rejections]
-    return "; ".join(parts) or "no endpoint of the route can serve this request"
-
-
-def degraded_response(exchange: Exchange, headers: dict[str, str]) -> web.Response:
-    plan = exchange.plan
-    assert plan is not None and exchange.call is not None
-    degraded = plan.policy.degraded
-    if degraded.mode == "error":
-        raise Unavailable(
-            f"every endpoint of route '{plan.route.name}' failed: {failure_summary(exchange)}",
-            code="all_endpoints_failed",
-            retry_after=degraded.retry_after_seconds,
-            headers=headers,
-        )
+def degraded_response(
+    api: Api, degraded: DegradedConfig, headers: dict[str, str], *, stream: bool
+) -> web.Response:
+    """The policy's static answer in the caller's API shape, as SSE when the caller streams."""
     body: dict[str, Any] = dict(degraded.body)
-    if exchange.api == "messages" and "choices" in body:
+    if api == "messages" and "choices" in body:
         body = as_anthropic_message(body)
-    elif exchange.api == "completions" and _is_chat_shaped(body):
+    elif api == "completions" and _is_chat_shaped(body):
         body = as_text_completion(body)
-    if exchange.call.stream and 200 <= degraded.status < 300:
+    if stream and 200 <= degraded.status < 300:
         events = (
             as_anthropic_events(body)
-            if exchange.api == "messages"
-            else as_openai_events(body, text_completion=exchange.api == "completions")
+            if api == "messages"
+            else as_openai_events(body, text_completion=api == "completions")
         )
         return web.Response(
             status=degraded.status, body=events, content_type="text/event-stream", headers=headers

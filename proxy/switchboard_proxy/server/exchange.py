@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..execution.executor import Outcome
-from ..execution.upstreams import Call, Usage
+from ..execution.runtime import RoutingTable
+from ..execution.verdicts import Verdict
 from ..routing import Plan
 from ..routing.hints import REQUEST_ID
 from ..routing.request import Api
-from ..runtime import RoutingTable
 from .errors import Unavailable
 from .state import CONFIG
 
@@ -25,17 +24,9 @@ class Exchange:
     table: RoutingTable
     started: float
     plan: Plan | None = None
-    call: Call | None = None
-    outcome: Outcome | None = None
+    stream: bool = False
+    verdict: Verdict | None = None
     status: int = 0
-    endpoint: str = "none"
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    ttft_seconds: float | None = None
-    fallback_reason: str = ""
-    degraded: bool = False
-    finish_reason: str = ""
-    output_empty: bool = False
     client_gone: bool = False
     finished: float = 0.0  # event-loop time the answer was complete (recording happens a moment later)
 

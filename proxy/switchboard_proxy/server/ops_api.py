@@ -7,12 +7,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..accounting import metrics
-from ..runtime import RoutingTable
+from ..execution.runtime import RoutingTable
 from .errors import BadRequest, NotFound
-from .state import CONFIG, RECENT
+from .state import CONFIG, METRICS, RECENT
 
 
 def _json(document: Any, status: int = 200) -> web.Response:
@@ -39,7 +38,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def prometheus(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=request.app[METRICS].exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def config_status(request: web.Request) -> web.Response:
@@ -87,8 +86,8 @@ async def endpoints_status(request: web.Request) -> web.Response:
             "provider": config.provider,
             "model": config.model,
             "url": config.url,
-            "circuit": endpoint.breaker.state,
-            "inflight": endpoint.concurrency.inflight,
+            "circuit": endpoint.gate.breaker.state,
+            "inflight": endpoint.gate.inflight,
             "latency_ms": round(endpoint.latency_ms.value, 2),
             "ttft_ms": round(endpoint.ttft_ms.value, 2),
             "limits": {
@@ -96,7 +95,7 @@ async def endpoints_status(request: web.Request) -> web.Response:
                 "requests_per_minute": config.requests_per_minute,
                 "tokens_per_minute": config.tokens_per_minute,
             },
-            "limited": endpoint.limited() or None,
+            "limited": endpoint.gate.limited(),
             "key": "set" if endpoint.key else ("missing" if config.api_key.source != "none" else "none"),
             "deprecated": config.deprecated,
             "sunset": config.sunset.isoformat() if config.sunset else None,
@@ -121,7 +120,7 @@ async def feedback(request: web.Request) -> web.Response:
         raise NotFound(
             f"no recent request with id '{body['request_id']}'", code="unknown_request_id", param="request_id"
         )
-    metrics.FEEDBACK.labels(served.route, served.variant, served.endpoint).observe(float(score))
+    request.app[METRICS].feedback.labels(served.route, served.variant, served.endpoint).observe(float(score))
     return _json(
         {
             "request_id": body["request_id"],

@@ -1,7 +1,9 @@
 """Record a finished exchange: metrics, the JSON access-log line, the feedback ring, guardrails.
 
-Called exactly once per model call, whatever happened (served, degraded, refused, client gone). The log
-line carries ids, names, numbers and reasons, never a header value or body, so no key can reach it.
+Called exactly once per model call, whatever happened (served, degraded, refused, client gone), on the
+turn of the event loop after the answer was written. Everything it needs is in the exchange and its
+verdict. The log line carries ids, names, numbers and reasons, never a header value or body, so no key
+can reach it.
 """
 
 from __future__ import annotations
@@ -9,119 +11,183 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..accounting import metrics
 from ..accounting.feedback import Served
+from ..accounting.metrics import Metrics
+from ..accounting.usage import Usage
+from ..execution.outcomes import Ended
+from ..execution.relaying import StreamEnd
+from ..execution.verdicts import (
+    BudgetExhausted,
+    DeadlineExceeded,
+    Degrade,
+    ServedJson,
+    ServedStream,
+    Shed,
+    UpstreamError,
+    Verdict,
+    served_by,
+)
+from ..routing import Plan
 from .exchange import Exchange
-from .state import ACCESS_LOG, GUARDRAILS, RECENT
+from .state import ACCESS_LOG, METRICS, RECENT
+
+log = logging.getLogger("switchboard.proxy")
+
+
+class Facts(NamedTuple):
+    """What a served answer says about itself, whether JSON or a stream that has ended."""
+
+    usage: Usage
+    cost_usd: float
+    finish_reason: str
+    output_empty: bool
+    ttft_seconds: float | None
+
+
+NOTHING = Facts(Usage(), 0.0, "", False, None)
 
 
 def record(exchange: Exchange) -> None:
-    """Account for one exchange (idempotent per exchange is not needed: the caller calls it once)."""
+    """Account for one exchange."""
+    metrics = exchange.request.app[METRICS]
     status = exchange.status or 499  # cancelled before any answer: the client went away
-    plan = exchange.plan
+    plan, verdict = exchange.plan, exchange.verdict
     route = plan.route.name if plan else "none"
     variant = plan.variant.name if plan else "none"
-    endpoint = exchange.endpoint
+    endpoint = (served_by(verdict) if verdict is not None else "") or "none"
+    facts = _facts(exchange, verdict)
     duration = (exchange.finished or asyncio.get_running_loop().time()) - exchange.started
-    metrics.labelled(metrics.REQUESTS, route, variant, endpoint, str(status)).inc()
-    if plan is not None:
-        metrics.labelled(metrics.REQUEST_DURATION, route, variant).observe(duration)
-        _record_attempts(exchange, route)
-        _record_served(exchange, route, variant)
-        _remember(exchange, route, variant, status)
+    metrics.requests.labels(route, variant, endpoint, str(status)).inc()
+    if plan is not None and verdict is not None:
+        metrics.request_duration.labels(route, variant).observe(duration)
+        _record_attempts(metrics, plan, verdict, endpoint)
+        _record_refusals(metrics, plan, verdict)
+        _record_served(exchange, metrics, plan, endpoint, facts)
+        _remember(exchange, metrics, plan, endpoint, status)
     writer = exchange.request.app.get(ACCESS_LOG)
     if writer is not None:
-        writer.write(_line(exchange, status, route, variant, duration))
+        writer.write(_line(exchange, status, endpoint, facts, duration))
 
 
-def _record_attempts(exchange: Exchange, route: str) -> None:
-    outcome = exchange.outcome
-    if outcome is None:
-        return
-    for attempt in outcome.records:
-        metrics.labelled(metrics.ATTEMPTS, route, attempt.endpoint, attempt.outcome).inc()
-        if attempt.seconds and not attempt.outcome.startswith("skipped"):
-            metrics.labelled(metrics.UPSTREAM_DURATION, attempt.endpoint).observe(attempt.seconds)
-    if exchange.fallback_reason and exchange.endpoint != "none" and exchange.plan and exchange.plan.attempts:
-        metrics.labelled(
-            metrics.FALLBACKS,
-            route,
-            exchange.plan.attempts[0].endpoint,
-            exchange.endpoint,
-            exchange.fallback_reason,
+def _facts(exchange: Exchange, verdict: Verdict | None) -> Facts:
+    if isinstance(verdict, ServedJson):
+        return Facts(verdict.usage, verdict.cost_usd, verdict.finish_reason, verdict.output_empty, None)
+    if isinstance(verdict, ServedStream):
+        tally = verdict.body.tally
+        return Facts(
+            tally.usage,
+            verdict.body.cost_usd,
+            tally.finish_reason,
+            tally.output_chars == 0,
+            verdict.first_byte - exchange.started,
+        )
+    return NOTHING
+
+
+def _record_attempts(metrics: Metrics, plan: Plan, verdict: Verdict, endpoint: str) -> None:
+    route = plan.route.name
+    midstream = isinstance(verdict, ServedStream) and verdict.body.end == StreamEnd.MIDSTREAM_FAILURE
+    for attempt in verdict.trail.records:
+        label = attempt.label
+        if midstream and attempt.endpoint == endpoint and attempt.outcome == Ended.SUCCESS:
+            # The attempt that served failed after all; not a fallback: nothing else may continue it.
+            label = Ended.MIDSTREAM_FAILURE
+        metrics.attempts.labels(route, attempt.endpoint, label).inc()
+        if attempt.seconds and not attempt.skipped:
+            metrics.upstream_duration.labels(attempt.endpoint).observe(attempt.seconds)
+    reason = verdict.trail.fallback_reason
+    if reason and endpoint != "none" and plan.attempts:
+        metrics.fallbacks.labels(route, plan.variant.name, plan.attempts[0].endpoint, endpoint, reason).inc()
+
+
+def _record_refusals(metrics: Metrics, plan: Plan, verdict: Verdict) -> None:
+    if isinstance(verdict, Shed):
+        metrics.shed.labels(plan.route.name, plan.priority, "overload").inc()
+    elif isinstance(verdict, BudgetExhausted):
+        metrics.shed.labels(plan.route.name, plan.priority, "budget").inc()
+    elif isinstance(verdict, Degrade | DeadlineExceeded):
+        metrics.degraded.labels(
+            plan.route.name, plan.variant.name, verdict.trail.fallback_reason or "unknown"
         ).inc()
 
 
-def _record_served(exchange: Exchange, route: str, variant: str) -> None:
-    endpoint = exchange.endpoint
-    if exchange.degraded:
-        metrics.labelled(metrics.DEGRADED, route, variant, exchange.fallback_reason or "unknown").inc()
-    if endpoint == "none":
+def _record_served(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, facts: Facts) -> None:
+    if endpoint == "none" or facts is NOTHING:
         return
-    usage = exchange.usage
+    route, variant = plan.route.name, plan.variant.name
+    usage = facts.usage
     for kind, count in (
         ("prompt", usage.prompt_tokens),
         ("completion", usage.completion_tokens),
         ("cached", usage.cached_tokens),
     ):
         if count:
-            metrics.labelled(metrics.TOKENS, route, endpoint, kind).inc(count)
-    if exchange.cost_usd:
-        metrics.labelled(metrics.COST, route, variant, endpoint).inc(exchange.cost_usd)
+            metrics.tokens.labels(route, endpoint, kind).inc(count)
+    if facts.cost_usd:
+        metrics.cost.labels(route, variant, endpoint).inc(facts.cost_usd)
         spend = exchange.table.spend.get(route)
         if spend is not None:
-            spend.add(exchange.cost_usd)
-    if exchange.ttft_seconds is not None:
-        metrics.labelled(metrics.TTFT, route, endpoint).observe(exchange.ttft_seconds)
-    if exchange.finish_reason:
-        metrics.labelled(metrics.FINISHES, route, endpoint, exchange.finish_reason).inc()
-    if exchange.output_empty and exchange.api != "embeddings" and not exchange.client_gone:
-        metrics.labelled(metrics.EMPTY_OUTPUTS, route, endpoint).inc()
+            spend.add(facts.cost_usd)
+    if facts.ttft_seconds is not None:
+        metrics.ttft.labels(route, variant, endpoint).observe(facts.ttft_seconds)
+    if facts.finish_reason:
+        metrics.finishes.labels(route, variant, endpoint, facts.finish_reason).inc()
+    if facts.output_empty and exchange.api != "embeddings" and not exchange.client_gone:
+        metrics.empty_outputs.labels(route, endpoint).inc()
 
 
-def _remember(exchange: Exchange, route: str, variant: str, status: int) -> None:
+def _remember(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, status: int) -> None:
     app = exchange.request.app
-    if exchange.endpoint != "none":
-        app[RECENT].remember(exchange.request_id, Served(route, variant, exchange.endpoint))
-    if exchange.client_gone or status == 499:
-        return  # a client that left says nothing about the variant's quality
-    failed = exchange.degraded or status >= 500
-    plan = exchange.plan
-    assert plan is not None
-    if app[GUARDRAILS].observe(route, variant, failed=failed, experiment=plan.route.experiment):
-        exchange.table.stopped_variants.add((route, variant))
-        metrics.labelled(metrics.VARIANT_STOPPED, route, variant).set(1)
-        logging.getLogger("switchboard.proxy").warning(
+    route, variant = plan.route.name, plan.variant.name
+    if endpoint != "none":
+        app[RECENT].remember(exchange.request_id, Served(route, variant, endpoint))
+    failed = is_variant_failure(exchange.verdict, status)
+    if failed is None or exchange.client_gone:
+        return  # a client that left, or its own mistake, says nothing about the variant's quality
+    if exchange.table.guard.observe(route, variant, failed=failed):
+        metrics.variant_stopped.labels(route, variant).set(1)
+        experiment = plan.route.experiment
+        log.warning(
             "guardrails stopped variant %s of route %s (error rate over %.3f)",
             variant,
             route,
-            plan.route.experiment.max_error_rate if plan.route.experiment else 0.0,
+            experiment.max_error_rate if experiment else 0.0,
         )
 
 
-def _line(exchange: Exchange, status: int, route: str, variant: str, duration: float) -> dict[str, Any]:
-    outcome = exchange.outcome
-    line = {
+def is_variant_failure(verdict: Verdict | None, status: int) -> bool | None:
+    """Did the variant fail this request (True), serve it (False), or is it not the variant's doing (None:
+    the caller's mistake, a request no endpoint could serve, the sidecar's own shedding or budget)?"""
+    if isinstance(verdict, ServedJson | ServedStream):
+        return status >= 500
+    if isinstance(verdict, Degrade | DeadlineExceeded | UpstreamError):
+        return True
+    return None
+
+
+def _line(exchange: Exchange, status: int, endpoint: str, facts: Facts, duration: float) -> dict[str, Any]:
+    plan, verdict = exchange.plan, exchange.verdict
+    records = verdict.trail.records if verdict is not None else ()
+    return {
         "ts": round(time.time(), 3),
         "request_id": exchange.request_id,
         "method": exchange.request.method,
         "path": exchange.request.path,
         "status": status,
-        "route": route,
-        "variant": variant,
-        "priority": exchange.plan.priority if exchange.plan else None,
-        "endpoint": exchange.endpoint,
-        "attempts": outcome.sent if outcome else 0,
-        "outcomes": [f"{r.endpoint}:{r.outcome}" for r in outcome.records] if outcome else [],
+        "route": plan.route.name if plan else "none",
+        "variant": plan.variant.name if plan else "none",
+        "priority": plan.priority if plan else None,
+        "endpoint": endpoint,
+        "attempts": verdict.trail.sent if verdict is not None else 0,
+        "outcomes": [f"{r.endpoint}:{r.outcome}" for r in records],
         "duration_ms": round(duration * 1000, 2),
-        "ttft_ms": round(exchange.ttft_seconds * 1000, 2) if exchange.ttft_seconds is not None else None,
-        "prompt_tokens": exchange.usage.prompt_tokens,
-        "completion_tokens": exchange.usage.completion_tokens,
-        "cost_usd": round(exchange.cost_usd, 8),
-        "fallback_reason": exchange.fallback_reason or None,
-        "degraded": exchange.degraded,
-        "stream": bool(exchange.call and exchange.call.stream),
+        "ttft_ms": round(facts.ttft_seconds * 1000, 2) if facts.ttft_seconds is not None else None,
+        "prompt_tokens": facts.usage.prompt_tokens,
+        "completion_tokens": facts.usage.completion_tokens,
+        "cost_usd": round(facts.cost_usd, 8),
+        "fallback_reason": (verdict.trail.fallback_reason if verdict is not None else "") or None,
+        "degraded": isinstance(verdict, Degrade) and verdict.static,
+        "stream": exchange.stream,
     }
-    return line

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import aiohttp
 from aiohttp import web
 
 from ..accounting.feedback import RecentRequests
-from ..accounting.guardrails import Guardrails
+from ..accounting.metrics import Metrics
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder
 from ..settings import ProxySettings
@@ -14,8 +16,11 @@ from .access_log import AccessLog
 
 SETTINGS = web.AppKey("settings", ProxySettings)
 CONFIG = web.AppKey("config", ConfigHolder)
+METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 RECENT = web.AppKey("recent", RecentRequests)
-GUARDRAILS = web.AppKey("guardrails", Guardrails)
 SHADOWS = web.AppKey("shadows", Shadows)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
+# Request ids: 128 bits from a per-app generator seeded from os.urandom (no system call per request, as
+# uuid4 or secrets would make; request ids correlate logs, they are not secrets).
+REQUEST_IDS = web.AppKey("request_ids", random.Random)

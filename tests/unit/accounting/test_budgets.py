@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from support.clock import FakeClock
 from switchboard_proxy.accounting.budgets import RouteSpend
 from switchboard_proxy.config.model import BudgetConfig
 
 HOURLY = BudgetConfig(usd=1.0, window_seconds=3600, action="reject")
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_spent_once_the_budget_is_reached() -> None:

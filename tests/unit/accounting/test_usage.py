@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from support.builders import endpoint, resources, route
-from switchboard_proxy.accounting.usage import cost_usd
+from switchboard_proxy.accounting.usage import Usage, cost_usd
 from switchboard_proxy.config import EndpointConfig, compile
-from switchboard_proxy.execution.upstreams import Usage
 
 
 def priced(**pricing: Any) -> EndpointConfig:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from switchboard_proxy.cli import render_crd_yaml
+from switchboard_proxy.cli.commands import render_crd_yaml
+from switchboard_proxy.cli.crds import crd_file_name, openapi_schema, render_crd
 from switchboard_proxy.config import KINDS
-from switchboard_proxy.crds import crd_file_name, openapi_schema, render_crd
 
 REPO = Path(__file__).resolve().parents[3]
 CRD_KINDS = sorted(KINDS)
@@ -74,7 +74,7 @@ def test_defaults_reach_nested_objects() -> None:
     spec = openapi_schema(render_crd("FallbackPolicy"))["properties"]["spec"]["properties"]
     assert spec["timeouts"]["default"] == {"connectMs": 1000, "firstTokenMs": 10_000, "totalMs": 60_000}
     assert spec["timeouts"]["properties"]["firstTokenMs"]["default"] == 10_000
-    assert spec["on"]["default"] == [
+    assert spec["triggers"]["default"] == [
         "connect-error",
         "timeout",
         "server-error",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from switchboard_proxy.cli.validating import schema_problems, schema_validators
 from switchboard_proxy.config import ConfigProblem, compile, compile_leniently, load_resources
-from switchboard_proxy.validating import schema_problems, schema_validators
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "resources"
 REPO = Path(__file__).resolve().parents[3]

@@ -7,7 +7,6 @@ import pytest
 
 from switchboard_proxy.execution.classify import (
     NOT_ENDPOINT_FAULTS,
-    NOT_RETRYABLE_ON_SAME_ENDPOINT,
     classify_exception,
     classify_status,
     classify_stream_error,
@@ -160,7 +159,6 @@ def test_is_context_length_error(body, expected) -> None:
 
 def test_the_clients_mistakes_never_count_against_an_endpoint_nor_retry() -> None:
     assert {"client-error", "context-length"} <= NOT_ENDPOINT_FAULTS
-    assert {"client-error", "context-length"} <= NOT_RETRYABLE_ON_SAME_ENDPOINT
     assert (
         not {"connect-error", "timeout", "server-error", "rate-limited", "overloaded"} & NOT_ENDPOINT_FAULTS
     )

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from support.clock import FakeClock
 from switchboard_proxy.execution.limits import ConcurrencyLimit, RetryBudget, TokenBucket
-
-
-class FakeClock:
-    def __init__(self, now: float = 500.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_concurrency_limit_refuses_beyond_the_limit_and_frees_on_release() -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
+from switchboard_proxy.accounting.usage import Usage
 from switchboard_proxy.execution.streaming import (
     AnthropicRelay,
     OpenAIRelay,
@@ -18,7 +19,6 @@ from switchboard_proxy.execution.streaming import (
     is_comment,
     iter_events,
 )
-from switchboard_proxy.execution.upstreams import Usage
 
 
 async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:

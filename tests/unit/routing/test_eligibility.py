@@ -9,22 +9,32 @@ from routing_builders import endpoint_config
 
 from switchboard_proxy.config import EndpointConfig
 from switchboard_proxy.routing.eligibility import (
+    CHECKS,
     FILTERS,
-    PROVIDERS_FOR_API,
+    PROTOCOL_APIS,
     FilterContext,
     Rejection,
-    by_capability,
-    by_circuit,
-    by_context_window,
-    by_deadline,
-    by_limits,
-    by_protocol,
+    apis_of,
+    as_filter,
+    check_capability,
+    check_circuit,
+    check_context_window,
+    check_deadline,
+    check_limits,
+    check_protocol,
     filter_eligible,
 )
 from switchboard_proxy.routing.request import RouteRequest
 from switchboard_proxy.routing.state import EndpointState, RouterState
 
 ALL_CAPABILITIES = ["tools", "json", "streaming", "vision", "embeddings"]
+by_protocol = as_filter(check_protocol)
+by_capability = as_filter(check_capability)
+by_context_window = as_filter(check_context_window)
+by_circuit = as_filter(check_circuit)
+by_limits = as_filter(check_limits)
+by_deadline = as_filter(check_deadline)
+EMBEDDING_MODEL = endpoint_config("e", provider="openai", capabilities=["embeddings"])
 OPENAI = endpoint_config("e", provider="openai")
 ANTHROPIC = endpoint_config("e", provider="anthropic")
 AZURE = endpoint_config("e", provider="azure-openai")
@@ -71,8 +81,28 @@ def test_by_protocol(api: Any, candidate: EndpointConfig, expected: tuple[str, s
     assert verdict(by_protocol(RouteRequest(api=api), [candidate], context())) == expected
 
 
-def test_every_api_has_a_protocol_entry() -> None:
-    assert set(PROVIDERS_FOR_API) == {"chat", "completions", "embeddings", "messages"}
+def test_every_api_is_served_by_some_protocol() -> None:
+    assert set().union(*PROTOCOL_APIS.values()) == {"chat", "completions", "embeddings", "messages"}
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [
+        pytest.param("embeddings", None, id="embeddings"),
+        pytest.param("chat", ("protocol", "an embedding model cannot serve chat"), id="chat"),
+        pytest.param(
+            "completions", ("protocol", "an embedding model cannot serve completions"), id="completions"
+        ),
+    ],
+)
+def test_an_embedding_model_serves_only_embeddings(api: Any, expected: tuple[str, str] | None) -> None:
+    assert apis_of(EMBEDDING_MODEL) == {"embeddings"}
+    assert verdict(by_protocol(RouteRequest(api=api), [EMBEDDING_MODEL], context())) == expected
+
+
+def test_a_generative_endpoint_that_also_embeds_serves_every_openai_api() -> None:
+    both = endpoint_config("e", provider="openai", capabilities=["embeddings", "streaming"])
+    assert apis_of(both) == {"chat", "completions", "embeddings"}
 
 
 # --- capability -----------------------------------------------------------------------------------------
@@ -229,7 +259,15 @@ def test_by_deadline(state: EndpointState, stream: bool, expected: tuple[str, st
 
 
 def test_filter_order() -> None:
-    assert (by_protocol, by_capability, by_context_window, by_circuit, by_limits, by_deadline) == FILTERS
+    assert (
+        check_protocol,
+        check_capability,
+        check_context_window,
+        check_circuit,
+        check_limits,
+        check_deadline,
+    ) == CHECKS
+    assert len(FILTERS) == len(CHECKS)
 
 
 BAD_STATE = EndpointState(circuit="open", limited="concurrency-limit", latency_ms=99_999)

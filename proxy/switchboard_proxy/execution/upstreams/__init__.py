@@ -11,7 +11,7 @@ from collections.abc import Callable
 from switchboard_proxy.config import EndpointConfig
 
 from . import anthropic, azure, openai
-from .base import Call, Prepared, Usage
+from .base import Call, Prepared
 
 Preparer = Callable[[EndpointConfig, Call, str], Prepared]
 
@@ -21,4 +21,4 @@ PREPARERS: dict[str, Preparer] = {
     "anthropic": anthropic.prepare,
 }
 
-__all__ = ["PREPARERS", "Call", "Prepared", "Usage"]
+__all__ = ["PREPARERS", "Call", "Prepared"]

@@ -6,9 +6,10 @@ from typing import Any
 
 import orjson
 
+from switchboard_proxy.accounting.usage import Usage
 from switchboard_proxy.config import EndpointConfig
 
-from .base import Call, Prepared, Usage, as_int, common_headers
+from .base import Call, Prepared, as_int, common_headers
 
 DEFAULT_VERSION = "2023-06-01"
 

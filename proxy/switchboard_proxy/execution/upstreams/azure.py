@@ -7,7 +7,7 @@ from urllib.parse import quote
 from switchboard_proxy.config import EndpointConfig
 
 from .base import Call, Prepared, common_headers
-from .openai import PATHS, rewrite_body
+from .openai_format import PATHS, rewrite_body
 
 
 def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:

@@ -1,11 +1,11 @@
-"""What every provider module shares: the call being made, a prepared request, token usage."""
+"""What every provider module shares: the call being made and a prepared request."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-Api = Literal["chat", "completions", "embeddings", "messages"]
+from switchboard_proxy.routing.request import Api
 
 # Client headers worth forwarding upstream (everything else, and any credentials, stays behind).
 FORWARDED_HEADERS: tuple[str, ...] = ("anthropic-version", "anthropic-beta", "openai-beta")
@@ -29,22 +29,6 @@ class Prepared(NamedTuple):
     headers: dict[str, str]
     payload: bytes
     add_usage: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts reported by the upstream."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.cached_tokens + other.cached_tokens,
-        )
 
 
 def as_int(value: Any) -> int:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from echo_upstream import echo_upstream
 from sidecars import AZURE_API_VERSION, MODEL_IDS, azure_endpoint
 
+from support.fake_upstream import running_fake_upstream
 from support.processes import Process
 from support.stack import Stack, route, start_proxy, write_resources
 
@@ -148,7 +148,7 @@ def test_azure_endpoint_gets_deployment_path_api_key_header_and_upstream_model(s
 
 def test_azure_api_version_query_reaches_the_upstream(tmp_path: Path, sim: Process) -> None:
     # The sim does not record query strings; a recording upstream does.
-    with echo_upstream() as upstream:
+    with running_fake_upstream() as upstream:
         documents = [
             azure_endpoint("az", upstream.base_url + "/ok", deployment="dep-1", key_env="ECHO_AZURE_KEY"),
             route("azure", ["az"], default=True),
@@ -159,9 +159,7 @@ def test_azure_api_version_query_reaches_the_upstream(tmp_path: Path, sim: Proce
             completion = stack.openai().chat.completions.create(model="azure", messages=MESSAGES)
         finally:
             proxy.stop()
-    assert completion.model == "echo-upstream"
+    assert completion.model == "dep-1"
     [received] = upstream.received
-    assert (
-        received["path"] == f"/ok/openai/deployments/dep-1/chat/completions?api-version={AZURE_API_VERSION}"
-    )
-    assert received["headers"]["api-key"] == "k" * 20
+    assert received.path == f"/ok/openai/deployments/dep-1/chat/completions?api-version={AZURE_API_VERSION}"
+    assert received.headers["api-key"] == "k" * 20

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from echo_upstream import EchoUpstream, echo_upstream
 from sidecars import azure_endpoint, chat_body
 
+from support.fake_upstream import FakeUpstream, running_fake_upstream
 from support.stack import Reply, Stack, endpoint, route, start_proxy, start_sim, write_resources
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -33,7 +33,7 @@ ENV = {"SB_KEY": ENV_KEY, "SB_WRONG_KEY": WRONG_KEY, "SB_ECHO_KEY": ECHO_KEY}
 @dataclass
 class SecretStack:
     stack: Stack
-    echo: EchoUpstream
+    echo: FakeUpstream
     replies: list[Reply]
 
     def post(self, path: str, body: Any, **options: Any) -> Reply:
@@ -57,7 +57,7 @@ def secret_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretSta
     credentials.mkdir()
     (credentials / "file-keyed").write_text(FILE_KEY + "\n")
     try:
-        with echo_upstream() as echo:
+        with running_fake_upstream() as echo:
             resources = write_resources(tmp / "resources", documents(sim.base_url, echo.base_url))
             proxy = start_proxy(
                 resources=resources,
@@ -86,8 +86,8 @@ def documents(sim_url: str, echo_url: str) -> list[dict[str, Any]]:
         ),
         endpoint("anth-keyed", sim_url, model="keyed-anth", provider="anthropic", apiKey={"env": "SB_KEY"}),
         endpoint("wrong-keyed", sim_url, model="keyed-env", apiKey={"env": "SB_WRONG_KEY"}),
-        endpoint("echo", echo_url, model="echo", apiKey={"env": "SB_ECHO_KEY"}),
-        azure_endpoint("echo-azure", echo_url, deployment="echo", key_env="SB_ECHO_KEY"),
+        endpoint("echo", echo_url, model="echo-key", apiKey={"env": "SB_ECHO_KEY"}),
+        azure_endpoint("echo-azure", echo_url, deployment="echo-key", key_env="SB_ECHO_KEY"),
         no_failover,
         route("env", ["env-keyed"], default=True),
         route("file", ["file-keyed"]),
@@ -139,7 +139,7 @@ def test_an_upstream_401_is_answered_without_any_key(secret_stack: SecretStack) 
 def test_an_upstream_error_that_echoes_the_key_is_scrubbed(secret_stack: SecretStack, model: str) -> None:
     reply = secret_stack.post("/v1/chat/completions", chat_body(model))
     assert reply.status == 400  # the client's own mistake: passed through in the upstream's words...
-    received = secret_stack.echo.received[-1]["headers"]
+    received = secret_stack.echo.received[-1].headers
     assert ECHO_KEY in (received.get("authorization", "") + received.get("api-key", ""))
     assert b"invalid request" in reply.body and b"[REDACTED]" in reply.body  # ...with the key removed
     assert_no_secret(reply.body, "pass-through error")

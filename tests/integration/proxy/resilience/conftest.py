@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_upstream import FakeUpstream
 
+from support.fake_upstream import FakeUpstream
 from support.processes import Process
 from support.stack import Stack, http, start_proxy, start_sim, write_resources
 
@@ -68,7 +68,7 @@ def make_stack(sim: Process, tmp_path: Path) -> Iterator[StackFactory]:
 
 @pytest.fixture(scope="session")
 def fake_upstream() -> Iterator[FakeUpstream]:
-    upstream = FakeUpstream.start()
+    upstream = FakeUpstream.start_in_thread()
     try:
         yield upstream
     finally:

@@ -85,17 +85,18 @@ def test_error_degraded_answer_is_503_with_the_policys_retry_after(make_stack) -
     assert "backup: overloaded (HTTP 503)" in error.body["message"]
 
 
-def test_no_eligible_endpoint_at_all_degrades_without_calling_upstream(make_stack) -> None:
+def test_a_request_no_endpoint_could_ever_serve_is_a_400_not_a_degraded_answer(make_stack) -> None:
     no_tools = {"capabilities": ["streaming"]}
     documents = _documents(
-        make_stack.sim_url, {"mode": "error", "retryAfterSeconds": 3}, primary=no_tools, backup=no_tools
+        make_stack.sim_url, {"mode": "static", "status": 200}, primary=no_tools, backup=no_tools
     )
     stack = make_stack({"primary": {}, "backup": {}}, documents)
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     reply = stack.post("/v1/chat/completions", {"model": ROUTE, "messages": HELLO, "tools": tools})
-    assert reply.status == 503 and reply.header("Retry-After") == "3"
-    assert reply.header("X-Switchboard-Fallback-Reason") == "capability"
-    assert "lacks tools" in json.loads(reply.body)["error"]["message"]
+    error = json.loads(reply.body)["error"]
+    assert reply.status == 400 and reply.header("X-Switchboard-Degraded") is None
+    assert error["type"] == "invalid_request_error" and error["code"] == "unsupported_by_route"
+    assert f"route '{ROUTE}'" in error["message"] and "lacks tools" in error["message"]
     stats = stack.sim_stats()
     assert sim_requests(stats, "primary") == sim_requests(stats, "backup") == 0
 

@@ -177,7 +177,7 @@ def test_trigger_not_in_on_is_not_failed_over(
         make_stack.sim_url,
         ["primary"],
         ["backup"],
-        policy_spec={"on": others, "retries": {"attempts": 0}, "timeouts": FAST_TIMEOUTS},
+        policy_spec={"triggers": others, "retries": {"attempts": 0}, "timeouts": FAST_TIMEOUTS},
         endpoint_specs={"primary": primary_spec},
     )
     stack = make_stack({"primary": profile, "backup": {}}, documents)

@@ -3,6 +3,7 @@ deadline, and fail saying what was awaited, for how long, and what was last seen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,3 +29,20 @@ def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 
             name = what or getattr(predicate, "__name__", "a condition")
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {name}; last seen: {last!r}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.01, what: str = "") -> T:
+    """`wait_until` for async tests: polls on the event loop's clock (fake under looptime, so a unit test
+    waits in loop time, not on the wall clock)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    last: object = None
+    while True:
+        value = predicate()
+        if value:
+            return value
+        last = value
+        if loop.time() - started > timeout:
+            name = what or getattr(predicate, "__name__", "a condition")
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {name}; last seen: {last!r}")
+        await asyncio.sleep(interval)

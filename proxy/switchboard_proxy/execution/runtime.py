@@ -1,9 +1,11 @@
 """`RoutingTable`: one `RouterConfig` plus its live objects; what a request reads once at entry.
 
-Built by the reloader from a validated config. Live per-endpoint objects (breaker, limits, latency
-estimates) and per-route retry budgets are carried over from the previous table by name, so a reload
-never forgets that an endpoint is down. Keys are resolved here, from environment variables or files in
-the credentials directory, and never leave this module except into an upstream request header.
+Built by the reloader from a validated config. Live per-endpoint objects (the admission gate with its
+breaker and limits, latency estimates) and per-route retry budgets, spend and experiment guards are
+carried over from the previous table by name, so a reload never forgets that an endpoint is down. The
+planner's layouts (every variant's pool and chain after replacements) are worked out here, once per
+config. Keys are resolved here, from environment variables or files in the credentials directory, and
+never leave this module except into an upstream request header.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from .accounting.budgets import RouteSpend
-from .config import EndpointConfig, RouterConfig
-from .execution.breaker import CircuitBreaker
-from .execution.limits import ConcurrencyLimit, RetryBudget, TokenBucket
-from .routing import EndpointState, RouterState
+from ..accounting.budgets import RouteSpend
+from ..accounting.guardrails import VariantGuard
+from ..config import EndpointConfig, RouterConfig
+from ..routing import EndpointState, RouterState
+from ..routing.layouts import Layouts
+from .leasing import Gate
+from .limits import RetryBudget
 
 log = logging.getLogger("switchboard.proxy")
 
@@ -45,50 +48,27 @@ class EndpointRuntime:
     """Live state of one endpoint, shared by all routes and kept across reloads."""
 
     config: EndpointConfig
-    breaker: CircuitBreaker
-    concurrency: ConcurrencyLimit
-    rate: TokenBucket
-    token_rate: TokenBucket
+    gate: Gate
     latency_ms: Ewma = field(default_factory=Ewma)
     ttft_ms: Ewma = field(default_factory=Ewma)
     key: str = field(default="", repr=False)
 
     @classmethod
     def create(cls, config: EndpointConfig) -> EndpointRuntime:
-        return cls(
-            config=config,
-            breaker=CircuitBreaker(config.breaker.consecutive_failures, config.breaker.open_seconds),
-            concurrency=ConcurrencyLimit(config.max_concurrency),
-            rate=TokenBucket(config.requests_per_minute),
-            token_rate=TokenBucket(config.tokens_per_minute),
-        )
+        return cls(config=config, gate=Gate(config))
 
     def reconfigure(self, config: EndpointConfig) -> None:
-        """Take a reloaded config's settings, keeping breaker state, in-flight counts and estimates."""
+        """Take a reloaded config's settings, keeping circuit state, in-flight counts and estimates."""
         self.config = config
-        self.breaker.configure(config.breaker.consecutive_failures, config.breaker.open_seconds)
-        self.concurrency.limit = config.max_concurrency
-        if self.rate.rate_per_minute != config.requests_per_minute:
-            self.rate = TokenBucket(config.requests_per_minute)
-        if self.token_rate.rate_per_minute != config.tokens_per_minute:
-            self.token_rate = TokenBucket(config.tokens_per_minute)
-
-    def limited(self) -> str:
-        if self.concurrency.is_full:
-            return "concurrency-limit"
-        if self.rate.is_empty:
-            return "rate-limit"
-        if self.token_rate.is_empty:
-            return "token-rate-limit"
-        return ""
+        self.gate.reconfigure(config)
 
     def snapshot(self) -> EndpointState:
         return EndpointState(
-            circuit=self.breaker.state,
-            inflight=self.concurrency.inflight,
+            circuit=self.gate.breaker.state,
+            inflight=self.gate.inflight,
             latency_ms=self.latency_ms.value,
             ttft_ms=self.ttft_ms.value,
-            limited=self.limited(),
+            limited=self.gate.limited(),
         )
 
 
@@ -148,11 +128,11 @@ class RoutingTable:
     endpoints: dict[str, EndpointRuntime]
     retry_budgets: dict[str, RetryBudget]
     source: str
+    layouts: Layouts
+    guard: VariantGuard
+    spend: dict[str, RouteSpend] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
-    stopped_variants: set[tuple[str, str]] = field(default_factory=set)
-    plan_memo: dict[Any, Any] = field(default_factory=dict)  # the planner's, for this config only
-    spend: dict[str, RouteSpend] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -164,36 +144,13 @@ class RoutingTable:
         previous: RoutingTable | None = None,
     ) -> RoutingTable:
         """A table for `config`, reusing the live objects of `previous` for what remains."""
-        endpoints: dict[str, EndpointRuntime] = {}
-        for name, endpoint in config.endpoints.items():
-            runtime = previous.endpoints.get(name) if previous else None
-            if runtime is None:
-                runtime = EndpointRuntime.create(endpoint)
-            else:
-                runtime.reconfigure(endpoint)
-            runtime.key = credentials.resolve(endpoint)
-            if endpoint.api_key.source != "none" and not runtime.key:
-                log.warning(
-                    "endpoint %s: no API key found (%s %s); sending none",
-                    name,
-                    endpoint.api_key.source,
-                    endpoint.api_key.name,
-                )
-            endpoints[name] = runtime
-        budgets = {}
-        for name, route in config.routes.items():
-            percent = route.variants[0].policy.retry_budget_percent
-            budget = previous.retry_budgets.get(name) if previous else None
-            budgets[name] = (
-                budget if budget is not None and budget.percent == percent else RetryBudget(percent)
-            )
-        stopped = {key for key in previous.stopped_variants if key[0] in config.routes} if previous else set()
         return cls(
             config=config,
-            endpoints=endpoints,
-            retry_budgets=budgets,
+            endpoints=_carry_endpoints(config, credentials, previous.endpoints if previous else {}),
+            retry_budgets=_carry_retry_budgets(config, previous.retry_budgets if previous else {}),
             source=source,
-            stopped_variants=stopped,
+            layouts=Layouts(config),
+            guard=VariantGuard.for_config(config, previous.guard if previous else None),
             spend=_carry_spend(config, previous.spend if previous else {}),
         )
 
@@ -202,9 +159,40 @@ class RoutingTable:
         return RouterState(
             endpoints=LiveStates(self.endpoints),
             spent_routes=frozenset(name for name, spend in self.spend.items() if spend.is_spent),
-            stopped_variants=frozenset(self.stopped_variants),
-            memo=self.plan_memo,
+            stopped_variants=self.guard.stopped,
+            layouts=self.layouts,
         )
+
+
+def _carry_endpoints(
+    config: RouterConfig, credentials: Credentials, previous: Mapping[str, EndpointRuntime]
+) -> dict[str, EndpointRuntime]:
+    endpoints: dict[str, EndpointRuntime] = {}
+    for name, endpoint in config.endpoints.items():
+        runtime = previous.get(name)
+        if runtime is None:
+            runtime = EndpointRuntime.create(endpoint)
+        else:
+            runtime.reconfigure(endpoint)
+        runtime.key = credentials.resolve(endpoint)
+        if endpoint.api_key.source != "none" and not runtime.key:
+            log.warning(
+                "endpoint %s: no API key found (%s %s); sending none",
+                name,
+                endpoint.api_key.source,
+                endpoint.api_key.name,
+            )
+        endpoints[name] = runtime
+    return endpoints
+
+
+def _carry_retry_budgets(config: RouterConfig, previous: Mapping[str, RetryBudget]) -> dict[str, RetryBudget]:
+    budgets = {}
+    for name, route in config.routes.items():
+        percent = route.variants[0].policy.retry_budget_percent
+        budget = previous.get(name)
+        budgets[name] = budget if budget is not None and budget.percent == percent else RetryBudget(percent)
+    return budgets
 
 
 def _carry_spend(config: RouterConfig, previous: Mapping[str, RouteSpend]) -> dict[str, RouteSpend]:

@@ -22,8 +22,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from .config.resources import GROUP, KINDS, VERSION
-from .config.spec_base import NAME_PATTERN
+from ..config.resources import GROUP, KINDS, VERSION
+from ..config.spec_base import NAME_PATTERN
 
 _DROPPED_KEYS = {"title", "additionalProperties"}
 _READY = '.status.conditions[?(@.type=="Ready")].status'
@@ -45,7 +45,7 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Chain", "type": "string", "jsonPath": ".spec.chain"},
         {"name": "Degraded", "type": "string", "jsonPath": ".spec.degraded.mode"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
-        {"name": "Triggers", "type": "string", "jsonPath": ".spec.on", "priority": 1},
+        {"name": "Triggers", "type": "string", "jsonPath": ".spec.triggers", "priority": 1},
     ],
     "ModelRoute": [
         {"name": "Tasks", "type": "string", "jsonPath": ".spec.match.taskTypes"},

@@ -15,12 +15,12 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .accounting import metrics
-from .config import (
+from ..accounting.metrics import Metrics
+from ..config import (
     ConfigError,
     ConfigProblem,
     RouterConfig,
@@ -29,9 +29,9 @@ from .config import (
     load_router_config,
     parse_router_config,
 )
-from .config.loading import iter_resource_files
-from .runtime import Credentials, RoutingTable
-from .settings import ProxySettings
+from ..config.loading import iter_resource_files
+from ..execution.runtime import Credentials, RoutingTable
+from ..settings import ProxySettings
 
 log = logging.getLogger("switchboard.reload")
 Fingerprint = tuple[object, ...]
@@ -54,10 +54,16 @@ class ConfigWatcher:
     """Keeps `holder.table` on the newest valid config."""
 
     def __init__(
-        self, settings: ProxySettings, holder: ConfigHolder, *, clock: Callable[[], float] = time.time
+        self,
+        settings: ProxySettings,
+        holder: ConfigHolder,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.holder = holder
+        self.metrics = metrics
         self.credentials = Credentials(settings.credentials_dir)
         self._clock = clock
         self._seen: Fingerprint | None = None
@@ -109,14 +115,11 @@ class ConfigWatcher:
         """One reload; returns its result: applied, unchanged or error."""
         try:
             new = config if config is not None else self.load_from_source()
-            problems = reference_problems(new)
-            if problems:
-                raise ConfigError(problems)
             current = self.holder.table
             if current is not None and current.config == new and not self._credentials_changed():
                 self._succeeded()
                 current.source = source or current.source  # the same config, now from this source
-                metrics.CONFIG_RELOADS.labels("unchanged").inc()
+                self.metrics.config_reloads.labels("unchanged").inc()
                 return "unchanged"
             table = RoutingTable.build(
                 new, credentials=self.credentials, source=source or self.settings.source, previous=current
@@ -131,8 +134,8 @@ class ConfigWatcher:
         self._credentials_seen = self.credentials.fingerprint()
         self.holder.applied += 1
         self._succeeded()
-        metrics.CONFIG_RELOADS.labels("applied").inc()
-        metrics.set_config_version(new.version)
+        self.metrics.config_reloads.labels("applied").inc()
+        self.metrics.set_config_version(new.version)
         log.info(
             "serving config %s from %s (%d routes, %d endpoints)",
             new.version,
@@ -157,14 +160,14 @@ class ConfigWatcher:
         """The newest config is good (new or the same as served): nothing is refused any more."""
         self.holder.last_error = ""
         self.holder.last_error_at = 0.0
-        metrics.CONFIG_ERROR.set(0)
+        self.metrics.config_error.set(0)
 
     def _refuse(self, reason: str) -> str:
         self.holder.last_error = reason
         self.holder.last_error_at = self._clock()
         self.holder.refused += 1
-        metrics.CONFIG_RELOADS.labels("error").inc()
-        metrics.CONFIG_ERROR.set(1)
+        self.metrics.config_reloads.labels("error").inc()
+        self.metrics.config_error.set(1)
         serving = self.holder.table.config.version if self.holder.table else "nothing"
         log.error("config refused, still serving %s: %s", serving, reason)
         return "error"
@@ -181,42 +184,3 @@ class ConfigWatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
-
-
-def reference_problems(config: RouterConfig) -> list[ConfigProblem]:
-    """Names in a compiled config that point nowhere; pydantic checks shapes, not references.
-
-    compile() never writes such a config, but a hand-edited or corrupted file can hold one, and a request
-    must never be the first to find out (as a KeyError in the planner).
-    """
-    endpoints, routes = config.endpoints, config.routes
-    wanted: list[tuple[str, str, Mapping[str, object]]] = []  # (field path, name, where it must exist)
-    for key, endpoint in endpoints.items():
-        wanted.append((f"endpoints.{key}.name", endpoint.name, {key: endpoint}))
-        if endpoint.replacement:
-            wanted.append((f"endpoints.{key}.replacement", endpoint.replacement, endpoints))
-    for key, route in routes.items():
-        wanted.append((f"routes.{key}.name", route.name, {key: route}))
-        for index, variant in enumerate(route.variants):
-            where = f"routes.{key}.variants[{index}]"
-            wanted += [(f"{where}.targets", t.endpoint, endpoints) for t in variant.targets]
-            wanted += [(f"{where}.policy.chain", name, endpoints) for name in variant.policy.chain]
-        if route.shadow:
-            wanted.append((f"routes.{key}.shadow.endpoint", route.shadow.endpoint, endpoints))
-    if config.default_route:
-        wanted.append(("default_route", config.default_route, routes))
-    wanted += [(f"task_routes.{task}", name, routes) for task, name in config.task_routes.items()]
-    wanted += [(f"model_routes.{model}", name, routes) for model, name in config.model_routes.items()]
-    problems = [
-        ConfigProblem("", "", path, f"'{name}' does not match its entry", reason="RefNotFound")
-        if path.endswith(".name")
-        else ConfigProblem("", "", path, f"'{name}' does not exist", reason="RefNotFound")
-        for path, name, known in wanted
-        if name not in known
-    ]
-    problems += [
-        ConfigProblem("", "", f"routes.{key}.variants", "a route needs at least one variant")
-        for key, route in routes.items()
-        if not route.variants
-    ]
-    return problems

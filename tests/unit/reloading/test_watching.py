@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 
 from support.builders import endpoint, resources, route
+from support.waiting import until
+from switchboard_proxy.accounting.metrics import Metrics
 from switchboard_proxy.config import RouterConfig, compile
-from switchboard_proxy.reloading import ConfigHolder, ConfigWatcher, reference_problems
+from switchboard_proxy.config.consistency import reference_problems
+from switchboard_proxy.reloading import ConfigHolder, ConfigWatcher
 from switchboard_proxy.settings import ProxySettings
 
 
@@ -41,13 +43,14 @@ def watcher_for(path: Path, **settings: object) -> tuple[ConfigWatcher, ConfigHo
     watcher = ConfigWatcher(
         ProxySettings(config_path=path, **settings),  # type: ignore[arg-type]
         holder,
+        Metrics(),
         clock=lambda: clock_value[0],
     )
     return watcher, holder
 
 
-def gauge(name: str, **labels: str) -> float | None:
-    return REGISTRY.get_sample_value(name, labels)
+def gauge(watcher: ConfigWatcher, name: str, **labels: str) -> float | None:
+    return watcher.metrics.registry.get_sample_value(name, labels)
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_applied_then_unchanged(config_file: Path) -> None:
     assert table is not None and table.config.routes["chat"].variants[0].targets[0].endpoint == "a"
     assert watcher.reload() == "unchanged"
     assert holder.table is table and holder.applied == 1
-    assert gauge("switchboard_config_info", version=table.config.version) == 1
+    assert gauge(watcher, "switchboard_config_info", version=table.config.version) == 1
 
 
 def test_a_new_config_swaps_the_table_and_keeps_live_endpoint_state(config_file: Path) -> None:
@@ -72,13 +75,13 @@ def test_a_new_config_swaps_the_table_and_keeps_live_endpoint_state(config_file:
     watcher.reload()
     first = holder.table
     assert first is not None
-    first.endpoints["a"].breaker.record_failure()
     config_file.write_text(config_json("b"))
     assert watcher.reload() == "applied"
     second = holder.table
     assert second is not None and second is not first
     assert second.config.routes["chat"].variants[0].targets[0].endpoint == "b"
-    assert second.endpoints["a"] is first.endpoints["a"]  # breakers survive reloads
+    assert second.endpoints["a"] is first.endpoints["a"]  # circuits and limits survive reloads
+    assert second.endpoints["a"].gate is first.endpoints["a"].gate
     assert first.config.routes["chat"].variants[0].targets[0].endpoint == "a"  # in-flight keep theirs
 
 
@@ -99,8 +102,8 @@ def test_an_invalid_config_is_refused_and_the_last_good_stays(config_file: Path,
     assert watcher.reload() == "error"
     assert holder.table is good
     assert holder.last_error and holder.last_error_at == 1234.5 and holder.refused == 1
-    assert gauge("switchboard_config_last_reload_failed") == 1
-    assert good is not None and gauge("switchboard_config_info", version=good.config.version) == 1
+    assert gauge(watcher, "switchboard_config_last_reload_failed") == 1
+    assert good is not None and gauge(watcher, "switchboard_config_info", version=good.config.version) == 1
 
 
 def test_restoring_the_last_good_file_clears_the_error(config_file: Path) -> None:
@@ -112,7 +115,7 @@ def test_restoring_the_last_good_file_clears_the_error(config_file: Path) -> Non
     config_file.write_text(good_text)
     assert watcher.reload() == "unchanged"
     assert holder.last_error == "" and holder.last_error_at == 0.0
-    assert gauge("switchboard_config_last_reload_failed") == 0
+    assert gauge(watcher, "switchboard_config_last_reload_failed") == 0
 
 
 def test_a_missing_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
@@ -219,7 +222,7 @@ def test_resources_mode_compiles_in_process(tmp_path: Path) -> None:
         "spec: {default: true, targets: [{endpoint: a}]}\n"
     )
     holder = ConfigHolder()
-    watcher = ConfigWatcher(ProxySettings(resource_paths=(tmp_path,)), holder)
+    watcher = ConfigWatcher(ProxySettings(resource_paths=(tmp_path,)), holder, Metrics())
     assert watcher.reload() == "applied"
     assert holder.table is not None and holder.table.config.default_route == "chat"
     (tmp_path / "r.yaml").write_text(
@@ -238,44 +241,32 @@ def test_apply_text_from_the_configmap_watch(config_file: Path) -> None:
     assert holder.table.config.routes["chat"].variants[0].targets[0].endpoint == "b"
 
 
-def test_load_initial_then_the_loop_applies_changes(config_file: Path) -> None:
-    async def scenario() -> None:
-        watcher, holder = watcher_for(config_file, poll_seconds=0.02)
-        assert watcher.load_initial() == "applied"
-        first = holder.table
-        task = asyncio.create_task(watcher.run())
-        try:
-            await asyncio.sleep(0.1)
-            assert holder.table is first and holder.applied == 1  # no second load of the same file
-            config_file.write_text(config_json("b"))
-            for _ in range(100):
-                if holder.table is not first:
-                    break
-                await asyncio.sleep(0.02)
-            assert holder.table is not first
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+@pytest.mark.looptime
+async def test_load_initial_then_the_loop_applies_changes(config_file: Path) -> None:
+    watcher, holder = watcher_for(config_file, poll_seconds=0.02)
+    assert watcher.load_initial() == "applied"
+    first = holder.table
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.sleep(0.1)  # five polls of loop time
+        assert holder.table is first and holder.applied == 1  # no second load of the same file
+        config_file.write_text(config_json("b"))
+        await until(lambda: holder.table is not first, timeout=0.1, what="the changed file to be applied")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
-def test_request_reload_wakes_the_loop_at_once(config_file: Path) -> None:
-    async def scenario() -> None:
-        watcher, holder = watcher_for(config_file, poll_seconds=3600)
-        watcher.load_initial()
-        task = asyncio.create_task(watcher.run())
-        try:
-            await asyncio.sleep(0.05)
-            config_file.write_text(config_json("b"))
-            watcher.request_reload()
-            for _ in range(100):
-                await asyncio.sleep(0.01)
-                if holder.applied == 2:
-                    break
-            assert holder.applied == 2
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+@pytest.mark.looptime
+async def test_request_reload_wakes_the_loop_at_once(config_file: Path) -> None:
+    watcher, holder = watcher_for(config_file, poll_seconds=3600)
+    watcher.load_initial()
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.sleep(0)  # the loop is waiting for its next poll, an hour away
+        config_file.write_text(config_json("b"))
+        watcher.request_reload()
+        await until(lambda: holder.applied == 2, timeout=0.05, what="the reload SIGHUP asked for")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -21,8 +21,8 @@ import aiohttp
 import orjson
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .reloading import ConfigWatcher
-from .settings import ProxySettings
+from ..settings import ProxySettings
+from .watching import ConfigWatcher
 
 log = logging.getLogger("switchboard.kubewatch")
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")

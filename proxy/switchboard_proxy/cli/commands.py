@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 from multidict import CIMultiDict
 
-from .config import ConfigError, compile, load_resources
+from ..config import ConfigError, compile, load_resources
+from ..routing import Plan, RouterState, plan
+from ..routing.hints import REQUEST_ID, HintError, build_route_request
+from ..routing.matching import NoRoute
 from .crds import crd_file_name, render_crd
-from .routing import Plan, RouterState, plan
-from .routing.hints import REQUEST_ID, HintError, build_route_request
-from .routing.matching import NoRoute
 from .validating import validate_paths
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -107,6 +107,8 @@ def run_validate(args: argparse.Namespace) -> int:
     validation = validate_paths(args.paths, crds_dir=args.crds)
     for problem in validation.problems:
         print(problem, file=sys.stderr)
+    for warning in validation.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     resources = validation.loaded.resources
     counts = (
         f"{len(resources.endpoints)} endpoints, {len(resources.policies)} policies, "

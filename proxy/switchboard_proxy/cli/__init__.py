@@ -1,0 +1,1 @@
+"""`switchboard`: validate, compile and explain resources, and render the CRDs from the models."""

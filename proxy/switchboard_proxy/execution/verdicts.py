@@ -1,0 +1,151 @@
+"""What `execute()` returns: one verdict per request, and the trail of attempts behind it.
+
+    Verdict
+    ├── ServedJson         an endpoint answered; the body goes to the client as it is
+    ├── ServedStream       an endpoint's stream is servable; its StreamBody yields the bytes
+    ├── PassThrough        the upstream refused the request itself (a 4xx); its words go back
+    ├── UpstreamError      a failure the policy does not fail over on (502 / 429 / 503 / 504)
+    ├── Shed               turned away to keep room for higher priorities (503, Retry-After)
+    ├── BudgetExhausted    the route's budget is spent and its action is `reject` (429, Retry-After)
+    ├── DeadlineExceeded   the deadline ran out and the policy's degraded mode is `error` (504)
+    ├── Degrade            every attempt failed: the policy's degraded answer (static, or a 503)
+    └── Unservable         no endpoint of the route could ever serve this request (400)
+
+`server/` maps each one to HTTP and writes its bytes; it reads no upstream and touches no breaker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..accounting.usage import Usage
+from ..routing import Plan
+from .classify import Failure
+from .outcomes import AttemptRecord
+from .relaying import StreamBody
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """Every planned attempt's record, and why the first choice did not serve ('' when it did)."""
+
+    records: tuple[AttemptRecord, ...] = ()
+    fallback_reason: str = ""
+
+    @property
+    def sent(self) -> int:
+        """Attempts actually sent upstream."""
+        return sum(1 for record in self.records if not record.skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedJson:
+    trail: Trail
+    endpoint: str
+    body: bytes
+    usage: Usage
+    cost_usd: float
+    finish_reason: str
+    output_empty: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServedStream:
+    trail: Trail
+    endpoint: str
+    body: StreamBody
+    first_byte: float  # event-loop time the first event arrived
+
+
+@dataclass(frozen=True, slots=True)
+class PassThrough:
+    trail: Trail
+    endpoint: str
+    status: int
+    body: bytes  # the upstream's error document, any endpoint key scrubbed
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamError:
+    trail: Trail
+    failure: Failure
+    retry_after: float | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shed:
+    trail: Trail
+    retry_after: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetExhausted:
+    trail: Trail
+    retry_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineExceeded:
+    trail: Trail
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Degrade:
+    trail: Trail
+    static: bool  # the policy's static answer; else a 503 listing what failed
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unservable:
+    trail: Trail
+    code: str  # unsupported_by_route | context_length_exceeded
+    message: str
+    param: str | None
+
+
+Verdict = (
+    ServedJson
+    | ServedStream
+    | PassThrough
+    | UpstreamError
+    | Shed
+    | BudgetExhausted
+    | DeadlineExceeded
+    | Degrade
+    | Unservable
+)
+
+
+def served_by(verdict: Verdict) -> str:
+    """The endpoint whose answer the client gets ('' when none: an error of ours, or degraded)."""
+    if isinstance(verdict, ServedJson | ServedStream | PassThrough):
+        return verdict.endpoint
+    return ""
+
+
+def fallback_reason(plan: Plan, records: tuple[AttemptRecord, ...], served_by: str) -> str:
+    """Why the first choice did not serve ('' when it did): its outcome, or why the planner skipped it."""
+    first_planned = plan.attempts[0].endpoint if plan.attempts else ""
+    if first_planned and served_by != first_planned:
+        first = next((r for r in records if r.endpoint == first_planned), None)
+        return str(first.outcome) if first is not None else "unavailable"
+    if plan.attempts and plan.attempts[0].stage == "fallback" and plan.rejections:
+        return str(plan.rejections[0].reason)
+    return ""
+
+
+def failure_reason(plan: Plan, records: tuple[AttemptRecord, ...]) -> str:
+    """The first thing that went wrong, in one word, for a request that nothing served."""
+    if records:
+        return str(records[0].outcome)
+    return str(plan.rejections[0].reason) if plan.rejections else "no-eligible-endpoint"
+
+
+def failure_summary(plan: Plan, records: tuple[AttemptRecord, ...]) -> str:
+    """'capable: timeout; cheap: server-error (HTTP 500); embed: protocol (...)'."""
+    parts = [f"{r.endpoint}: {r.outcome}" + (f" (HTTP {r.status})" if r.status else "") for r in records]
+    parts += [str(rejection) for rejection in plan.rejections]
+    return "; ".join(parts) or "no endpoint of the route can serve this request"

@@ -1,0 +1,84 @@
+"""`Layouts`: each variant's primary pool and fallback chain after replacements, worked out once per config.
+
+Which endpoint serves a target depends on the config alone and on which sunsets have passed, so between
+two sunsets every decision on one config sees the same pools and chains. `Layouts(config)` computes them
+for every stretch of time between sunsets up front (a handful of sunsets at most, so a handful of copies)
+and `of()` picks the stretch `now` falls in. The sidecar builds one with each `RoutingTable`; the planner
+only reads it, and works a layout out on the spot when it is given none (`switchboard explain`, tests).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from typing import NamedTuple
+
+from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, VariantConfig
+
+from .strategies import Candidate
+
+
+class Layout(NamedTuple):
+    """One variant's pool (weighted candidates), its chain after the pool, and each chain entry's index."""
+
+    pool: tuple[Candidate, ...]
+    chain: tuple[EndpointConfig, ...]
+    chain_index: dict[str, int]
+
+
+class Layouts:
+    """Every variant's layout for every stretch of time between the config's sunsets."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self._sunsets = sorted({e.sunset for e in config.endpoints.values() if e.sunset is not None})
+        # Stretch k starts when the k-th sunset passes; stretch 0 is everything before the first one.
+        starts: list[datetime | None] = [None, *self._sunsets]
+        self._layouts = {
+            (route.name, variant.name, stretch): build_layout(config, variant, start)
+            for stretch, start in enumerate(starts)
+            for route in config.routes.values()
+            for variant in route.variants
+        }
+
+    def of(self, route: RouteConfig, variant: VariantConfig, now: datetime) -> Layout:
+        return self._layouts[(route.name, variant.name, bisect_right(self._sunsets, now))]
+
+
+def build_layout(config: RouterConfig, variant: VariantConfig, now: datetime | None) -> Layout:
+    """The variant's layout at `now` (None: before every sunset)."""
+    pool = _pool_candidates(config, variant, now)
+    taken = {c.name for c in pool}
+    chain: list[EndpointConfig] = []
+    chain_index: dict[str, int] = {}
+    for index, name in enumerate(variant.policy.chain):
+        resolved = successor(config, name, now)
+        if resolved not in chain_index and resolved not in taken:
+            chain_index[resolved] = index
+            chain.append(config.endpoints[resolved])
+    return Layout(tuple(pool), tuple(chain), chain_index)
+
+
+def successor(config: RouterConfig, name: str, now: datetime | None) -> str:
+    """The endpoint serving `name`'s traffic at `now`: its replacement once its sunset has passed.
+
+    compile() already does this for sunsets passed at compile time; doing it here too makes a sunset take
+    effect on time in a sidecar whose config was compiled before it.
+    """
+    endpoint = config.endpoints[name]
+    if endpoint.sunset is None or now is None:
+        return name
+    seen = {name}
+    while endpoint.sunset is not None and endpoint.sunset <= now and endpoint.replacement in config.endpoints:
+        if endpoint.replacement in seen:
+            break
+        seen.add(endpoint.replacement)
+        endpoint = config.endpoints[endpoint.replacement]
+    return endpoint.name
+
+
+def _pool_candidates(config: RouterConfig, variant: VariantConfig, now: datetime | None) -> list[Candidate]:
+    weights: dict[str, float] = {}
+    for target in variant.targets:
+        name = successor(config, target.endpoint, now)
+        weights[name] = weights.get(name, 0.0) + target.weight
+    return [Candidate(config.endpoints[name], weight) for name, weight in weights.items()]
