@@ -11,14 +11,17 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from support.builders import policy, route, sim_endpoint, write_resources
 from support.processes import Process, console_script, free_port, start_process
+
+# The sim's endpoints under the name the integration tests use; every builder lives in support.builders.
+endpoint = sim_endpoint
+__all__ = ["endpoint", "policy", "route", "write_resources"]
 
 API_VERSION = "switchboard.dev/v1alpha1"
 
@@ -74,37 +77,6 @@ def start_sim(
     )
     process.base_url = f"http://127.0.0.1:{port}"
     return process
-
-
-def endpoint(name: str, sim_url: str, **spec: Any) -> dict[str, Any]:
-    """A ModelEndpoint document pointing at the sim (model id defaults to the endpoint name)."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ModelEndpoint",
-        "metadata": {"name": name},
-        "spec": {"url": f"{sim_url}/v1", "model": name, **spec},
-    }
-
-
-def policy(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": API_VERSION, "kind": "FallbackPolicy", "metadata": {"name": name}, "spec": spec}
-
-
-def route(name: str, targets: Sequence[str | dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    pool = [t if isinstance(t, dict) else {"endpoint": t} for t in targets]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ModelRoute",
-        "metadata": {"name": name},
-        "spec": {"targets": pool, **spec},
-    }
-
-
-def write_resources(directory: Path, documents: Iterable[dict[str, Any]]) -> Path:
-    """Write resource documents as one multi-document YAML file in `directory` (created if needed)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "resources.yaml").write_text(yaml.safe_dump_all(list(documents), sort_keys=False))
-    return directory
 
 
 def start_proxy(

@@ -81,13 +81,13 @@ class Gate:
             self.breaker.on_release(permit)
             return Refusal.CONCURRENCY if self.concurrency.is_full else Refusal.SHED
         if not self.requests.try_take():
-            self.concurrency.release()
+            self.concurrency.release_slot()
             self.breaker.on_release(permit)
             return Refusal.RATE
         tokens = max(1, tokens)
         if not self.tokens.try_take(tokens):
             self.requests.settle(1)
-            self.concurrency.release()
+            self.concurrency.release_slot()
             self.breaker.on_release(permit)
             return Refusal.TOKEN_RATE
         return Lease(self, permit, tokens)
@@ -145,7 +145,7 @@ class Lease:
         if not self._ended:
             self.abandon()
         self._closed = True
-        self._gate.concurrency.release()
+        self._gate.concurrency.release_slot()
 
     def _end(self) -> None:
         if self._ended:

@@ -44,7 +44,7 @@ class ConcurrencyLimit:
         self.inflight += 1
         return True
 
-    def release(self) -> None:
+    def release_slot(self) -> None:
         self.inflight -= 1
 
 

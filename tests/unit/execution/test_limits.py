@@ -13,7 +13,7 @@ def test_concurrency_limit_refuses_beyond_the_limit_and_frees_on_release() -> No
     assert limit.try_acquire() and limit.try_acquire()
     assert limit.is_full and not limit.try_acquire()
     assert limit.inflight == 2
-    limit.release()
+    limit.release_slot()
     assert not limit.is_full and limit.try_acquire()
 
 
@@ -29,10 +29,10 @@ def test_lowering_the_limit_below_inflight_refuses_until_enough_finish() -> None
         limit.try_acquire()
     limit.limit = 2  # a reload
     assert not limit.try_acquire()
-    limit.release()
-    limit.release()
+    limit.release_slot()
+    limit.release_slot()
     assert not limit.try_acquire()
-    limit.release()
+    limit.release_slot()
     assert limit.try_acquire()
 
 

@@ -1,7 +1,7 @@
-"""Builders for the routing tests: small resource dicts, validated and compiled like real ones.
+"""The routing tests' moments in time and planning helpers (resources come from support.builders).
 
 Every config in these tests goes through `parse_resource` and `compile`, so a test can never plan over a
-config that the contract would have refused. Spec keys are written in the users' camelCase.
+config that the contract would have refused.
 """
 
 from __future__ import annotations
@@ -9,18 +9,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from switchboard_proxy.config import (
-    API_VERSION,
-    EndpointConfig,
-    Resources,
     RouterConfig,
     compile,
     load_resources,
-    parse_resource,
 )
-from switchboard_proxy.config.loading import AnyResource
 from switchboard_proxy.routing import Plan, RouteRequest, RouterState, plan
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,40 +25,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUNSET = datetime(2026, 6, 1, tzinfo=UTC)
 BEFORE_SUNSET = SUNSET - timedelta(seconds=1)
 AFTER_SUNSET = SUNSET + timedelta(days=1)
-
-
-def _resource(kind: str, name: str, spec: dict[str, Any]) -> AnyResource:
-    doc = {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
-    resource, problems = parse_resource(doc)
-    if problems or resource is None:
-        raise AssertionError(f"test resource {kind}/{name} is invalid: {[str(p) for p in problems]}")
-    return resource
-
-
-def endpoint(name: str, **spec: Any) -> AnyResource:
-    """A ModelEndpoint; url and model default to harmless values."""
-    return _resource("ModelEndpoint", name, {"url": "http://127.0.0.1:9/v1", "model": f"m-{name}", **spec})
-
-
-def policy(name: str, **spec: Any) -> AnyResource:
-    """A FallbackPolicy."""
-    return _resource("FallbackPolicy", name, spec)
-
-
-def route(name: str, **spec: Any) -> AnyResource:
-    """A ModelRoute."""
-    return _resource("ModelRoute", name, spec)
-
-
-def compile_config(*resources: AnyResource, now: datetime | None = None) -> RouterConfig:
-    """Compile strictly (a problem fails the test)."""
-    return compile(Resources.of(list(resources)), now=now)
-
-
-def endpoint_config(name: str = "e", **spec: Any) -> EndpointConfig:
-    """One compiled endpoint (with the defaults compile applies)."""
-    config = compile_config(endpoint(name, **spec), route("r", targets=[{"endpoint": name}]))
-    return config.endpoints[name]
 
 
 def examples_config(now: datetime = T0) -> RouterConfig:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from routing_builders import endpoint_config
 
+from support.builders import endpoint_config
 from switchboard_proxy.config import EndpointConfig
 from switchboard_proxy.routing.eligibility import (
     CHECKS,

@@ -11,8 +11,8 @@ import sys
 from collections import Counter
 
 import pytest
-from routing_builders import compile_config, endpoint, route
 
+from support.builders import compile_config, endpoint, route
 from switchboard_proxy.config import RouteConfig
 from switchboard_proxy.routing import experiments
 from switchboard_proxy.routing.experiments import BUCKETS, assign_variant, bucket_of

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from routing_builders import compile_config, endpoint, route
 
+from support.builders import compile_config, endpoint, route
 from switchboard_proxy.config import RouterConfig
 from switchboard_proxy.routing.matching import NoRoute, RouteMatch, match_route
 from switchboard_proxy.routing.request import RouteRequest

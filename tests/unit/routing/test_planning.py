@@ -7,19 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from routing_builders import (
-    AFTER_SUNSET,
-    BEFORE_SUNSET,
-    SUNSET,
-    T0,
-    attempts_of,
-    compile_config,
-    endpoint,
-    plan_for,
-    policy,
-    route,
-)
+from routing_builders import AFTER_SUNSET, BEFORE_SUNSET, SUNSET, T0, attempts_of, plan_for
 
+from support.builders import compile_config, endpoint, policy, route
 from switchboard_proxy.config import RouterConfig
 from switchboard_proxy.routing import Attempt, RouteRequest, RouterState
 from switchboard_proxy.routing.eligibility import Rejection

@@ -15,8 +15,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from routing_builders import AFTER_SUNSET, BEFORE_SUNSET, SUNSET, T0, compile_config, endpoint, policy, route
+from routing_builders import AFTER_SUNSET, BEFORE_SUNSET, SUNSET, T0
 
+from support.builders import compile_config, endpoint, policy, route
 from switchboard_proxy.config import EndpointConfig, RouterConfig
 from switchboard_proxy.routing import Plan, RouteRequest, RouterState, plan
 from switchboard_proxy.routing.state import EndpointState
@@ -195,7 +196,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     config = compile_config(
         *_endpoints(draw, names, alike=alike),
         *policies,
-        _route(draw, names, [p.name for p in policies]),
+        _route(draw, names, [p["metadata"]["name"] for p in policies]),
         now=compile_at,
     )
     return Scenario(

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any, get_args
 
 import pytest
-from routing_builders import endpoint_config
 
+from support.builders import endpoint_config
 from switchboard_proxy.config.route_spec import Strategy
 from switchboard_proxy.routing.request import RouteRequest
 from switchboard_proxy.routing.state import EndpointState, RouterState
