@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..routing.hints import REQUEST_ID
+from .state import REQUEST_ID
 
 log = logging.getLogger("switchboard.proxy")
 
@@ -111,7 +111,8 @@ def error_body(
 
 def render(request: web.BaseRequest, exc: ProxyError) -> web.Response:
     """The error as an HTTP response (OpenAI shape; Anthropic-compatible on /v1/messages)."""
-    headers = {"X-Request-Id": request.get(REQUEST_ID, "")} if request.get(REQUEST_ID) else {}
+    request_id = request.get(REQUEST_ID, "")
+    headers = {"X-Request-Id": request_id} if request_id else {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     headers.update(exc.headers)

@@ -9,10 +9,9 @@ from aiohttp import web
 from ..execution.runtime import RoutingTable
 from ..execution.verdicts import Verdict
 from ..routing import Plan
-from ..routing.hints import REQUEST_ID
 from ..routing.request import Api
 from .errors import Unavailable
-from .state import CONFIG
+from .state import CONFIG, REQUEST_ID
 
 
 @dataclass(eq=False, slots=True)
@@ -32,7 +31,7 @@ class Exchange:
 
     @property
     def request_id(self) -> str:
-        return str(self.request[REQUEST_ID])
+        return self.request[REQUEST_ID]
 
 
 def current_table(request: web.Request) -> RoutingTable:

@@ -21,6 +21,8 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 RECENT = web.AppKey("recent", RecentRequests)
 SHADOWS = web.AppKey("shadows", Shadows)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
+# The request's id, on the request itself (propagated from X-Request-Id, or made by the middleware).
+REQUEST_ID = web.RequestKey("request_id", str)
 # Request ids: 128 bits from a per-app generator seeded from os.urandom (no system call per request, as
 # uuid4 or secrets would make; request ids correlate logs, they are not secrets).
 REQUEST_IDS = web.AppKey("request_ids", random.Random)

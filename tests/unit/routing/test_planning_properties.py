@@ -227,7 +227,10 @@ def refusal_reasons(e: EndpointConfig, request: RouteRequest, state: RouterState
     """Every eligibility rule `e` breaks (empty when eligible)."""
     live = state.endpoints.get(e.name, EndpointState())
     broken = []
-    if (e.provider == "anthropic") != (request.api == "messages"):
+    apis = {"messages"} if e.provider == "anthropic" else {"chat", "completions", "embeddings"}
+    if "embeddings" in e.capabilities and not {"tools", "json", "streaming", "vision"} & set(e.capabilities):
+        apis &= {"embeddings"}  # an embedding model
+    if request.api not in apis:
         broken.append("protocol")
     if not request.needs <= set(e.capabilities):
         broken.append("capability")

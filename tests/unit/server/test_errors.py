@@ -23,6 +23,7 @@ from switchboard_proxy.server.errors import (
     from_http_exception,
     render,
 )
+from switchboard_proxy.server.state import REQUEST_ID
 
 
 @pytest.mark.parametrize(
@@ -77,10 +78,9 @@ def test_anthropic_shape(status: int, anthropic_type: str) -> None:
     assert body["error"]["type"] == anthropic_type and body["error"]["message"] == "m"
 
 
-@pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 def test_render_adds_retry_after_request_id_and_extra_headers() -> None:
     request = make_mocked_request("POST", "/v1/chat/completions")
-    request["X-Request-Id"] = "rid-1"
+    request[REQUEST_ID] = "rid-1"
     response = render(
         request, Unavailable("down", code="all_failed", retry_after=3, headers={"X-Switchboard-Route": "r"})
     )
