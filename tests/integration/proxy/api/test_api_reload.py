@@ -177,6 +177,30 @@ def test_resources_mode_reloads_when_a_file_changes(sim: Process, tmp_path: Path
         proxy.stop()
 
 
+@pytest.mark.parametrize("key", ["on", '"on"'], ids=["bare", "quoted"])
+def test_a_policy_that_still_says_on_is_refused_naming_triggers(
+    sim: Process, tmp_path: Path, key: str
+) -> None:
+    resources = write_resources(tmp_path / "resources", versioned_documents(sim.base_url, "chat-a"))
+    proxy = start_proxy(resources=resources)
+    try:
+        stack = Stack(sim=sim, proxy=proxy, resources=resources)
+        served = served_version(stack)
+        before = refused_count(stack)
+        (resources / "policy.yaml").write_text(
+            "apiVersion: switchboard.dev/v1alpha1\nkind: FallbackPolicy\nmetadata: {name: old}\n"
+            f"spec:\n  {key}: [timeout]\n"
+        )
+        wait_until(lambda: refused_count(stack) > before, timeout=5)
+        status = stack.get("/switchboard/config").json()
+        assert (
+            "FallbackPolicy/old" in status["last_error"] and "renamed to `triggers`" in status["last_error"]
+        )
+        assert status["version"] == served  # the last good config goes on serving
+    finally:
+        proxy.stop()
+
+
 def test_rotated_credentials_reach_upstream_requests(sim: Process, tmp_path: Path) -> None:
     new_key, old_key = "sk-rotated-NEW-00000000001", "sk-rotated-OLD-00000000002"
     assert http("PUT", f"{sim.base_url}/sim/models/rot", {"api_key": new_key}).status == 200
