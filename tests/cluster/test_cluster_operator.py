@@ -293,3 +293,59 @@ def test_traffic_moves_to_the_replacement_when_the_sunset_passes(
     assert is_converged(kubectl, namespace)
     notes = [(e["involvedObject"]["name"], e["type"], e["reason"]) for e in kubectl.events(namespace)]
     assert ("alpha", "Warning", "PastSunset") in notes and ("alpha", "Warning", "Deprecated") in notes
+
+
+def test_a_stored_policy_that_still_says_on_is_not_accepted(
+    kubectl: Kubectl, namespace: str, operator: Callable[..., Operator], sim: Process
+) -> None:
+    """A FallbackPolicy stored before the rename (here: under a CRD without the rule that refuses `on`)
+    is reported Accepted=False naming `triggers`, and its route does not silently widen to the default
+    triggers: it is not served until the policy is fixed."""
+    crd_name = "fallbackpolicies.switchboard.dev"
+    crd = kubectl.get_json("crd", crd_name)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    before = json.loads(json.dumps(crd))
+    schema["x-kubernetes-validations"] = [
+        rule for rule in schema["x-kubernetes-validations"] if rule["rule"] != "!has(self.on)"
+    ]
+    for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        crd["metadata"].pop(key, None)
+    crd.pop("status", None)
+    kubectl("replace", "-f", "-", input=json.dumps(crd), check=True)
+    try:
+        old = {"apiVersion": "switchboard.dev/v1alpha1", "kind": "FallbackPolicy"}
+        old |= {"metadata": {"name": "old"}, "spec": {"on": ["timeout"]}}
+        wait_until(
+            lambda: kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(old)).returncode == 0,
+            timeout=10,
+            what="the old CRD to take the policy",
+        )
+    finally:
+        kubectl("apply", "-f", str(REPO_ROOT / "crds" / "fallbackpolicies.yaml"), check=True)
+    rules = kubectl.get_json("crd", crd_name)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert rules == before["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    kubectl.apply(
+        [endpoint("alpha", sim.base_url), route("chat", ["alpha"], default=True, fallbackPolicy="old")],
+        namespace=namespace,
+    )
+    operator(namespace)
+
+    def refused() -> dict[str, Any] | None:
+        policy = kubectl.find("fallbackpolicy", "old", namespace=namespace)
+        return policy if is_status(policy, "Accepted", "False") else None
+
+    policy = wait_until(refused, timeout=CONVERGE_SECONDS, what="Accepted=False on the old policy")
+    assert "renamed to `triggers`" in condition(policy, "Accepted")["message"]
+    chat = wait_until(
+        lambda: kubectl.find("modelroute", "chat", namespace=namespace),
+        timeout=CONVERGE_SECONDS,
+        what="the route",
+    )
+    wait_until(
+        lambda: is_status(kubectl.find("modelroute", "chat", namespace=namespace), "Ready", "False"),
+        timeout=CONVERGE_SECONDS,
+        what="the route that uses it not Ready",
+    )
+    assert chat is not None
+    config = kubectl.config_json(namespace) or {"routes": {}}
+    assert "chat" not in config["routes"]
