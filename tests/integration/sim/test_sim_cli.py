@@ -13,6 +13,8 @@ import openai
 import pytest
 
 from support.processes import console_script, free_port, start_process, wait_ready
+from support.stack import http
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
@@ -103,7 +105,12 @@ def test_stops_quickly_with_a_hung_request_in_flight(signum: int) -> None:
 
     caller = threading.Thread(target=call_stuck)
     caller.start()
-    time.sleep(0.3)
+    wait_until(
+        lambda: http("GET", f"http://127.0.0.1:{port}/sim/stats").json()["models"]["stuck"]["inflight"] == 1,
+        timeout=10,
+        interval=0.02,
+        what="the hung request to reach the sim",
+    )
     started = time.monotonic()
     process.send_signal(signum)
     assert process.popen.wait(timeout=10) == 0, process.log_text()

@@ -8,13 +8,13 @@ sidecar of their own (other flags, other resources, a process they signal) start
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from support.processes import Process, console_script, free_port, start_process
 from support.stack import API_VERSION, endpoint, policy, route
+from support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -93,18 +93,6 @@ def start_unready_proxy(config: Path, *, args: Sequence[str] = ()) -> Process:
     )
     process.base_url = f"http://127.0.0.1:{port}"
     return process
-
-
-def wait_until(probe: Callable[[], T], *, timeout: float = 5.0, interval: float = 0.05) -> T:
-    """Call `probe` until it returns something truthy; fail with the last value after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
-        time.sleep(interval)
-        value = probe()
-    return value
 
 
 def chat_body(model: str = "chat", **extra: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from sidecars import MODEL_IDS, chat_body
 
 from support.stack import Stack, http
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -108,8 +109,12 @@ def test_endpoints_status_fields(stack: Stack) -> None:
         assert set(state["limits"]) == {"max_concurrency", "requests_per_minute", "tokens_per_minute"}
     assert endpoints["az"]["provider"] == "azure-openai" and endpoints["az"]["key"] == "set"
     assert endpoints["chat-a"]["key"] == "none" and endpoints["claude-ep"]["provider"] == "anthropic"
-    stack.post("/v1/chat/completions", chat_body("summarize"))
-    assert stack.get("/switchboard/endpoints").json()["endpoints"]["chat-b"]["latency_ms"] > 0
+    assert stack.post("/v1/chat/completions", chat_body("summarize")).status == 200
+    wait_until(
+        lambda: stack.get("/switchboard/endpoints").json()["endpoints"]["chat-b"]["latency_ms"] > 0,
+        timeout=5,
+        what="chat-b's latency estimate",
+    )
 
 
 def test_feedback_is_recorded_for_the_requests_route_variant_and_endpoint(stack: Stack) -> None:

@@ -3,11 +3,12 @@ lets exactly one probe through when half-open, closes on its success and reopens
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from chains import HELLO, ROUTE, chain_documents, sim_requests
+
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,16 @@ def _served_by(stack) -> tuple[str, str]:
 def _open_primary(stack) -> None:
     for _ in range(3):
         assert _served_by(stack) == ("backup", "server-error")
+
+
+def _wait_half_open(stack) -> None:
+    """Until the sidecar says the primary's open period is over (a probe may go through now)."""
+    wait_until(
+        lambda: stack.get("/switchboard/endpoints").json()["endpoints"]["primary"]["circuit"] == "half-open",
+        timeout=OPEN_SECONDS + 5,
+        interval=0.05,
+        what="the primary's circuit to turn half-open",
+    )
     assert stack.metric("switchboard_circuit_open", endpoint="primary") == 1
     assert stack.metric("switchboard_circuit_open", endpoint="backup") == 0
 
@@ -45,13 +56,13 @@ def test_half_open_probe_failure_reopens_and_success_closes(make_stack) -> None:
     documents = chain_documents(make_stack.sim_url, ["primary"], ["backup"], policy_spec=POLICY)
     stack = make_stack({"primary": {"fault": "error-500"}, "backup": {}}, documents)
     _open_primary(stack)
-    time.sleep(OPEN_SECONDS + 0.2)
+    _wait_half_open(stack)
     assert _served_by(stack) == ("backup", "server-error")  # the probe went to primary and failed
     assert sim_requests(stack.sim_stats(), "primary") == 4
     assert _served_by(stack) == ("backup", "circuit-open")  # open again for a full period
     assert sim_requests(stack.sim_stats(), "primary") == 4
     stack.fault("primary", fault="none")  # (heal would delete a model created at runtime)
-    time.sleep(OPEN_SECONDS + 0.2)
+    _wait_half_open(stack)
     assert _served_by(stack) == ("primary", "")  # the probe succeeded
     assert stack.metric("switchboard_circuit_open", endpoint="primary") == 0
     assert [_served_by(stack) for _ in range(3)] == [("primary", "")] * 3
@@ -63,7 +74,7 @@ def test_half_open_lets_exactly_one_probe_through(make_stack) -> None:
     stack = make_stack({"primary": {"fault": "error-500"}, "backup": {}}, documents)
     _open_primary(stack)
     stack.fault("primary", fault="none", ttft_ms=800)  # healthy again, but slow: the probe stays in flight
-    time.sleep(OPEN_SECONDS + 0.2)
+    _wait_half_open(stack)
     with ThreadPoolExecutor(6) as pool:
         served = list(pool.map(lambda _: _served_by(stack), range(6)))
     assert sorted(served).count(("primary", "")) == 1

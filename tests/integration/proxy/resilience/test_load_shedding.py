@@ -3,12 +3,12 @@ first (503 + Retry-After, `switchboard_shed_total`) while critical work on the s
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from chains import ROUTE
 
 from support.stack import endpoint, route
+from support.waiting import wait_until
 
 SLOW = {"ttft_ms": 400}  # every answer takes ~400 ms, so a burst piles up in flight
 
@@ -49,7 +49,12 @@ def test_shed_answer_says_why_and_when_to_retry(make_stack) -> None:
     body = {"model": ROUTE, "messages": [{"role": "user", "content": "hi"}]}
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(stack.post, "/v1/chat/completions", body)
-        time.sleep(0.5)  # the first request now holds the endpoint's only slot
+        wait_until(
+            lambda: stack.get("/switchboard/endpoints").json()["endpoints"]["busy"]["inflight"] == 1,
+            timeout=5,
+            interval=0.02,
+            what="the first request to hold the endpoint's slot",
+        )
         second = stack.post("/v1/chat/completions", body)
         assert first.result().status == 200
     assert second.status == 503 and second.header("Retry-After") == "1"
