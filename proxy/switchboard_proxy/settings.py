@@ -54,6 +54,25 @@ class ProxySettings:
         return "resources:" + ",".join(str(p) for p in self.resource_paths)
 
 
+def _add_listener_arguments(parser: argparse.ArgumentParser) -> None:
+    """--host/--port (the model API) and --admin-host/--admin-port (probes and metrics)."""
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: loopback only)"
+    )
+    parser.add_argument("--port", type=int, help=f"port (default $SWITCHBOARD_PORT or {DEFAULT_PORT})")
+    parser.add_argument(
+        "--admin-host",
+        default=DEFAULT_HOST,
+        help=f"address of the admin listener (/healthz, /readyz, /metrics only; default {DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help=f"port of the admin listener (default 0: off; pods use {DEFAULT_ADMIN_PORT})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard-proxy",
@@ -73,21 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="resource YAML files or directories, compiled in-process (local mode); hot-reloaded",
     )
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: loopback only)"
-    )
-    parser.add_argument("--port", type=int, help=f"port (default $SWITCHBOARD_PORT or {DEFAULT_PORT})")
-    parser.add_argument(
-        "--admin-host",
-        default=DEFAULT_HOST,
-        help=f"address of the admin listener (/healthz, /readyz, /metrics only; default {DEFAULT_HOST})",
-    )
-    parser.add_argument(
-        "--admin-port",
-        type=int,
-        default=0,
-        help=f"port of the admin listener (default 0: off; pods use {DEFAULT_ADMIN_PORT})",
-    )
+    _add_listener_arguments(parser)
     parser.add_argument(
         "--credentials-dir",
         type=Path,
