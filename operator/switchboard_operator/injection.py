@@ -5,7 +5,8 @@ For pods labelled `switchboard.dev/inject: "true"`:
   before the app starts and stops after it), with a restricted security context and modest resources;
 - two listeners: the model API on 127.0.0.1:8787 only (nothing outside the pod may spend its keys), and
   the admin listener (/healthz, /readyz, /metrics) on 0.0.0.0:8788, declared as container port
-  `sb-admin`, which the readiness (/readyz) and liveness (/healthz) probes and Prometheus use;
+  `sb-admin`, which the startup and liveness (/healthz) and readiness (/readyz) probes and Prometheus
+  use; the startup probe holds the app containers back until the sidecar listens;
 - the ConfigMap and the credentials Secret as read-only volumes (optional, so a pod created before the
   operator's first reconcile still starts; the sidecar then reports not ready until a config appears);
 - `--watch-configmap` so changes arrive in seconds rather than at the kubelet's next sync;
@@ -86,6 +87,14 @@ def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
         ],
         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "ports": [{"name": ADMIN_PORT_NAME, "containerPort": settings.admin_port, "protocol": "TCP"}],
+        # A native sidecar's startup probe holds the app containers back until the sidecar listens, so an
+        # app's first call never meets a closed port (/healthz: a sidecar still waiting for its first
+        # config has started; it is only not ready).
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
+            "periodSeconds": 1,
+            "failureThreshold": 60,
+        },
         "readinessProbe": probe,
         "livenessProbe": {
             **probe,
@@ -99,6 +108,7 @@ def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 65532,
+            "runAsGroup": 65532,  # else the primary group is root's (uid 65532 has no passwd entry)
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},

@@ -62,6 +62,7 @@ def test_model_api_stays_on_loopback_and_the_probes_use_the_admin_port() -> None
     assert sidecar["ports"] == [{"name": ADMIN_PORT_NAME, "containerPort": 8788, "protocol": "TCP"}]
     assert sidecar["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": ADMIN_PORT_NAME}
     assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": ADMIN_PORT_NAME}
+    assert sidecar["startupProbe"]["httpGet"] == {"path": "/healthz", "port": ADMIN_PORT_NAME}
 
 
 def test_image_and_pull_policy_come_from_the_settings() -> None:
