@@ -423,6 +423,7 @@ cmd_up() {
 	BUILD_SECS="$(elapsed "${t0}")"
 	cluster_lock
 	if healthy; then
+		load_images # the images of the code as it is now (an unchanged image is not imported again)
 		log "already up: export KUBECONFIG=${KUBECONFIG_PATH}"
 		return 0
 	fi

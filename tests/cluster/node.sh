@@ -265,6 +265,10 @@ start_containerd() {
 	log "starting containerd $(containerd --version | awk '{print $3}') (${CONTAINERD_SOCK})"
 	start_proc containerd containerd --config "${NODE_DIR}/containerd.toml"
 	wait_until "containerd" containerd_ready
+	load_images
+}
+
+load_images() {
 	SWITCHBOARD_CONTAINERD_SOCK="${CONTAINERD_SOCK}" "${SCRIPT_DIR}/images.sh" load ||
 		die "loading the images into containerd failed"
 }

@@ -72,7 +72,7 @@ def long_stream(client: openai.OpenAI) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: (say({"event": "sigterm"}), stop.set()))
     signal.signal(signal.SIGUSR1, lambda *_: stream_now.set())
-    client = openai.OpenAI(max_retries=0, timeout=60)
+    client = openai.OpenAI()  # everything it needs comes from the env injection set
     say({"event": "started", "base_url": str(client.base_url)})
     first_calls(client)
     say({"event": "ready"})
