@@ -229,10 +229,7 @@ def test_the_pod_is_ready_through_the_admin_port_and_its_model_port_is_closed_to
 def test_the_image_runs_as_non_root_with_a_read_only_root_filesystem(
     kubectl: Kubectl, deployment: Deployment
 ) -> None:
-    probe = (
-        "import os\nprint(os.getuid())\n"
-        "try:\n open('/x', 'w')\nexcept OSError as e:\n print(e.errno)"
-    )
+    probe = "import os\nprint(os.getuid())\ntry:\n open('/x', 'w')\nexcept OSError as e:\n print(e.errno)"
     for pod, container in (("sim", "sim"), (deployment.demo, "switchboard-proxy")):
         result = kubectl(
             "exec", pod, "-n", deployment.namespace, "-c", container, "--", "python3", "-c", probe, check=True
