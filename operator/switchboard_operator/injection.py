@@ -57,12 +57,33 @@ def is_injected(pod: dict[str, Any]) -> bool:
     return any(c.get("name") == SIDECAR_NAME for c in spec.get("initContainers") or [])
 
 
-def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
+def _probes() -> dict[str, Any]:
+    """Startup, readiness and liveness, all on the admin port (the kubelet probes the pod IP, where the
+    model API does not listen)."""
     probe = {
         "httpGet": {"path": "/readyz", "port": ADMIN_PORT_NAME},
         "periodSeconds": 2,
         "failureThreshold": 3,
     }
+    return {
+        # A native sidecar's startup probe holds the app containers back until the sidecar listens, so an
+        # app's first call never meets a closed port (/healthz: a sidecar still waiting for its first
+        # config has started; it is only not ready).
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
+            "periodSeconds": 1,
+            "failureThreshold": 60,
+        },
+        "readinessProbe": probe,
+        "livenessProbe": {
+            **probe,
+            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
+            "periodSeconds": 10,
+        },
+    }
+
+
+def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
     return {
         "name": SIDECAR_NAME,
         "image": settings.image,
@@ -87,20 +108,7 @@ def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
         ],
         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "ports": [{"name": ADMIN_PORT_NAME, "containerPort": settings.admin_port, "protocol": "TCP"}],
-        # A native sidecar's startup probe holds the app containers back until the sidecar listens, so an
-        # app's first call never meets a closed port (/healthz: a sidecar still waiting for its first
-        # config has started; it is only not ready).
-        "startupProbe": {
-            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
-            "periodSeconds": 1,
-            "failureThreshold": 60,
-        },
-        "readinessProbe": probe,
-        "livenessProbe": {
-            **probe,
-            "httpGet": {"path": "/healthz", "port": ADMIN_PORT_NAME},
-            "periodSeconds": 10,
-        },
+        **_probes(),
         "resources": {
             "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
             "limits": {"memory": settings.memory_limit},
