@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds cluster cluster-down bench clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,10 +34,13 @@ lint: $(STAMP)  ## ruff, mypy (strict), import-linter, CRDs up to date
 crds: $(STAMP)  ## re-render crds/ from the resource models
 	$(BIN)/switchboard crds --output-dir crds
 
-cluster:  ## build (first run only) and start etcd + kube-apiserver + kube-controller-manager on 127.0.0.1
+image:  ## build the Dockerfile with buildah (plus the node's pause and demo images) and load them into the node
+	tests/cluster/images.sh load
+
+cluster:  ## build (first run only) and start a control plane and a node (kubelet, containerd) on this machine
 	tests/cluster/controlplane.sh up
 
-cluster-down:  ## stop the local control plane and delete its data
+cluster-down:  ## stop the local cluster: its pods, the node, the control plane; remove what they made
 	tests/cluster/controlplane.sh down
 
 bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)

@@ -142,7 +142,9 @@ def register_injection(settings: OperatorSettings) -> None:
     limited to namespaces, and an operator that is down must not block Pods in namespaces it does not
     even watch.
     """
-    injection = InjectionSettings(image=settings.sidecar_image)
+    injection = InjectionSettings(
+        image=settings.sidecar_image, image_pull_policy=settings.sidecar_image_pull_policy
+    )
 
     @kopf.on.mutate(
         "",

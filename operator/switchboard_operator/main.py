@@ -59,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook-ca", default="", help="CA bundle the API server trusts the certificate with"
     )
     webhook.add_argument(
-        "--sidecar-image", default=OperatorSettings.sidecar_image, help="image of the injected proxy"
+        "--sidecar-image",
+        default=OperatorSettings.sidecar_image,
+        help=f"image of the injected proxy (default {OperatorSettings.sidecar_image}: `make image`)",
+    )
+    webhook.add_argument(
+        "--sidecar-image-pull-policy",
+        default=OperatorSettings.sidecar_image_pull_policy,
+        choices=["Always", "IfNotPresent", "Never"],
+        help="its imagePullPolicy (default IfNotPresent; Never for images loaded on the node)",
     )
     return parser
 
@@ -78,6 +86,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
         webhook_key=args.webhook_key,
         webhook_ca=args.webhook_ca,
         sidecar_image=args.sidecar_image,
+        sidecar_image_pull_policy=args.sidecar_image_pull_policy,
     )
 
 

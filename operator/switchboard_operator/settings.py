@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .injection import DEFAULT_IMAGE
+
 
 @dataclass(frozen=True)
 class OperatorSettings:
@@ -19,4 +21,5 @@ class OperatorSettings:
     webhook_cert: str = ""  # PEM files; a cluster gets them from cert-manager or the chart
     webhook_key: str = ""
     webhook_ca: str = ""
-    sidecar_image: str = "ghcr.io/switchboard-dev/switchboard:0.1.0"
+    sidecar_image: str = DEFAULT_IMAGE  # what `make image` builds; a cluster names its registry's copy
+    sidecar_image_pull_policy: str = "IfNotPresent"

@@ -10,12 +10,14 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+DEFAULT_ADMIN_PORT = 8788  # what injection uses in pods; off (0) by default in local mode
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # room for a few base64 images, not for a runaway client
 
 EPILOG = """examples:
   switchboard-proxy --resources examples/            local mode: compile resource YAML in-process
   switchboard-proxy --config /etc/switchboard/config.json --credentials-dir /etc/switchboard/credentials
   switchboard-proxy --config config.json --watch-configmap team-a/switchboard-config
+  switchboard-proxy --config config.json --admin-host 0.0.0.0 --admin-port 8788   as injected into pods
 
 environment: SWITCHBOARD_CONFIG (= --config), SWITCHBOARD_PORT (= --port).
 signals: SIGHUP reloads the config now; SIGTERM stops accepting, drains in-flight requests and streams
@@ -31,6 +33,8 @@ class ProxySettings:
     resource_paths: tuple[Path, ...] = ()
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    admin_host: str = DEFAULT_HOST
+    admin_port: int = 0  # 0: no admin listener
     credentials_dir: Path | None = None
     watch_configmap: str = ""  # NAMESPACE/NAME, "" = off
     kube_api: str = ""  # API server URL; default: in-cluster from KUBERNETES_SERVICE_HOST
@@ -48,6 +52,25 @@ class ProxySettings:
         if self.config_path is not None:
             return str(self.config_path)
         return "resources:" + ",".join(str(p) for p in self.resource_paths)
+
+
+def _add_listener_arguments(parser: argparse.ArgumentParser) -> None:
+    """--host/--port (the model API) and --admin-host/--admin-port (probes and metrics)."""
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: loopback only)"
+    )
+    parser.add_argument("--port", type=int, help=f"port (default $SWITCHBOARD_PORT or {DEFAULT_PORT})")
+    parser.add_argument(
+        "--admin-host",
+        default=DEFAULT_HOST,
+        help=f"address of the admin listener (/healthz, /readyz, /metrics only; default {DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help=f"port of the admin listener (default 0: off; pods use {DEFAULT_ADMIN_PORT})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="resource YAML files or directories, compiled in-process (local mode); hot-reloaded",
     )
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: loopback only)"
-    )
-    parser.add_argument("--port", type=int, help=f"port (default $SWITCHBOARD_PORT or {DEFAULT_PORT})")
+    _add_listener_arguments(parser)
     parser.add_argument(
         "--credentials-dir",
         type=Path,
@@ -121,6 +141,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> ProxySettings:
     if config is None and not args.resources:
         parser.error("one of --config, --resources or $SWITCHBOARD_CONFIG is required")
     port = args.port if args.port is not None else int(os.environ.get("SWITCHBOARD_PORT", DEFAULT_PORT))
+    if args.admin_port and args.admin_port == port:
+        parser.error("--admin-port must differ from --port")
     if args.watch_configmap and args.watch_configmap.count("/") != 1:
         parser.error("--watch-configmap wants NAMESPACE/NAME")
     return ProxySettings(
@@ -128,6 +150,8 @@ def settings_from_args(argv: Sequence[str] | None = None) -> ProxySettings:
         resource_paths=tuple(args.resources or ()),
         host=args.host,
         port=port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
         credentials_dir=args.credentials_dir,
         watch_configmap=args.watch_configmap,
         kube_api=args.kube_api,

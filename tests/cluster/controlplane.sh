@@ -37,7 +37,11 @@ STOP_TIMEOUT="${SWITCHBOARD_STOP_TIMEOUT:-15}"      # seconds between TERM and K
 BUILD_LOCK_TIMEOUT=3600 # seconds to wait for a concurrent build (same cache)
 CLUSTER_LOCK_TIMEOUT=300 # seconds to wait for a concurrent up/down (same checkout)
 
-COMPONENTS=(etcd kube-apiserver kube-controller-manager) # start order
+# shellcheck source=tests/cluster/node.sh
+source "${SCRIPT_DIR}/node.sh" # the node: containerd, CNI, kubelet, kube-proxy (NODE_* settings)
+
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kube-proxy kubelet) # start order
+BUILT=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy helm) # built from Go modules
 KUBECTL="${KUBECTL:-kubectl}"
 
 log() { printf '[controlplane] %s\n' "$*" >&2; }
@@ -92,7 +96,7 @@ EOF
 # --------------------------------------------------------------------------
 version_of() {
 	case "$1" in
-	kube-apiserver | kube-controller-manager) echo "${KUBE_VERSION}" ;;
+	kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) echo "${KUBE_VERSION}" ;;
 	etcd) echo "${ETCD_VERSION}" ;;
 	helm) echo "${HELM_VERSION}" ;;
 	*) die "unknown component $1" ;;
@@ -101,7 +105,7 @@ version_of() {
 bin_path() { echo "${BIN_ROOT}/$1-$(version_of "$1")/$1"; }
 all_built() {
 	local c
-	for c in "${COMPONENTS[@]}" helm; do [[ -x "$(bin_path "$c")" ]] || return 1; done
+	for c in "${BUILT[@]}"; do [[ -x "$(bin_path "$c")" ]] || return 1; done
 }
 
 # go_build <component> <module dir> <package> <ldflags>: builds to a temp file
@@ -130,8 +134,13 @@ cmd_build() {
 	mkdir -p "${BIN_ROOT}"
 	if all_built; then
 		log "binaries cached in ${BIN_ROOT} (kubernetes ${KUBE_VERSION}, etcd ${ETCD_VERSION}, helm ${HELM_VERSION})"
-		return 0
+	else
+		build_binaries
 	fi
+	"${SCRIPT_DIR}/images.sh" build || die "building the images failed"
+}
+
+build_binaries() {
 	local t0 lock
 	t0="$(now)"
 	# One build at a time per cache (concurrent test runs share the cache).
@@ -147,6 +156,9 @@ cmd_build() {
 	done
 	go_build kube-apiserver "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-apiserver "${kldflags}"
 	go_build kube-controller-manager "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-controller-manager "${kldflags}"
+	go_build kube-scheduler "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-scheduler "${kldflags}"
+	go_build kubelet "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kubelet "${kldflags}"
+	go_build kube-proxy "${KUBE_BUILD_DIR}" k8s.io/kubernetes/cmd/kube-proxy "${kldflags}"
 	go_build etcd "${ETCD_BUILD_DIR}" go.etcd.io/etcd/server/v3 "-s -w"
 
 	# helm's own go.mod has no replace directives, so `go install pkg@version`
@@ -205,6 +217,7 @@ healthy() {
 	[[ "$(kc get --raw /readyz 2>/dev/null)" == "ok" ]] || return 1
 	kc get namespace default -o name >/dev/null 2>&1 || return 1
 	kc -n default get serviceaccount default -o name >/dev/null 2>&1 || return 1
+	node_ready
 }
 
 free_ports() { # free_ports <n>: n distinct currently-free TCP ports on 127.0.0.1
@@ -238,7 +251,8 @@ start_proc() { # start_proc <name> <binary> <args...>
 	# New session, no inherited stdio (callers capturing our output must not
 	# hang on the daemons), pid written by the shell that then execs the binary.
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "${name}")" "$@" \
+	# umask 022: containerd and the kubelet create image layers and volumes that non-root pods must read.
+	setsid bash -c 'umask 022; echo $$ >"$0"; exec "$@"' "$(pid_file "${name}")" "$@" \
 		</dev/null >>"${LOG_DIR}/${name}.log" 2>&1 {CLUSTER_LOCK_FD}>&- &
 	for _ in $(seq 1 50); do
 		[[ -s "$(pid_file "${name}")" ]] && return 0
@@ -279,7 +293,8 @@ stop_all() {
 	# the pid files plus, as a fallback, any etcd/kube-* process whose command
 	# line points into this checkout's .cluster directory.
 	local c pid pids d argv0
-	for c in kube-controller-manager kube-apiserver etcd; do
+	node_teardown # pods first, while the API server can still tell the kubelet to stop them
+	for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
 		pids=()
 		if pid="$(comp_pid "${c}")"; then pids+=("${pid}"); fi
 		if [[ -d "${CLUSTER_DIR}" ]]; then
@@ -293,7 +308,13 @@ stop_all() {
 		fi
 		[[ ${#pids[@]} -gt 0 ]] || continue
 		log "stopping ${c} (pid ${pids[*]})"
-		stop_pids "${c}" "${pids[@]}"
+		if [[ "${c}" == kube-apiserver ]]; then
+			# Its endpoint reconciler, on the way out, rewrites the kubernetes Service's endpoints through
+			# its own listener, which is already closed, and hangs there; the data is thrown away anyway.
+			STOP_TIMEOUT=3 stop_pids "${c}" "${pids[@]}"
+		else
+			stop_pids "${c}" "${pids[@]}"
+		fi
 	done
 }
 
@@ -329,9 +350,15 @@ gen_pki() {
 			rm -f "$1.csr" "$1.ext"
 		}
 		sign apiserver "/CN=kube-apiserver" serverAuth \
-			"IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+			"IP:127.0.0.1,IP:${NODE_IP},DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 		sign admin "/O=system:masters/CN=switchboard-admin" clientAuth
 		sign controller-manager "/CN=system:kube-controller-manager" clientAuth
+		sign scheduler "/CN=system:kube-scheduler" clientAuth
+		sign kube-proxy "/CN=system:kube-proxy" clientAuth
+		sign kubelet-client "/O=system:nodes/CN=system:node:${NODE_NAME}" clientAuth
+		sign kubelet-serving "/CN=${NODE_NAME}" serverAuth "IP:${NODE_IP},DNS:${NODE_NAME}"
+		# The API server's client certificate for kubelet calls (logs, exec, port-forward).
+		sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 		# Aggregation layer (front proxy): lets aggregated APIs and the
 		# controller-manager's delegated authn find a request-header CA.
 		SIGNER=front-proxy-ca sign front-proxy-client "/CN=front-proxy-client" clientAuth
@@ -341,6 +368,7 @@ gen_pki() {
 	) || true # (set -e does not apply inside a subshell used with ||; check the outputs instead)
 	local f
 	for f in ca.crt apiserver.crt apiserver.key admin.crt admin.key controller-manager.crt controller-manager.key \
+		scheduler.crt kube-proxy.crt kubelet-client.crt kubelet-serving.crt apiserver-kubelet-client.crt \
 		front-proxy-ca.crt front-proxy-client.crt front-proxy-client.key sa.key sa.pub; do
 		[[ -s "${PKI_DIR}/${f}" ]] || die "certificate generation with openssl failed (${PKI_DIR}/${f} missing)"
 	done
@@ -348,7 +376,7 @@ gen_pki() {
 
 write_kubeconfig() { # write_kubeconfig <file> <server> <user> <cert> <key>
 	local b64=(base64 -w0)
-	umask 077
+	(umask 077 && : >"$1") # the file holds a private key; the umask stays as it was for everything else
 	cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
@@ -396,10 +424,12 @@ cmd_up() {
 	t0="$(now)"
 	command -v "${KUBECTL}" >/dev/null || die "kubectl is required (set KUBECTL=/path/to/kubectl)"
 	command -v openssl >/dev/null || die "openssl is required"
+	node_preflight
 	cmd_build
 	BUILD_SECS="$(elapsed "${t0}")"
 	cluster_lock
 	if healthy; then
+		load_images # the images of the code as it is now (an unchanged image is not imported again)
 		log "already up: export KUBECONFIG=${KUBECONFIG_PATH}"
 		return 0
 	fi
@@ -411,52 +441,84 @@ cmd_up() {
 		wait_ready "${t0}"
 		return 0
 	fi
-	# Anything left over (crashed run, half-started cluster) is discarded.
+	# Anything left over (crashed run, half-started cluster, a node left by a killed run) is discarded.
+	node_claim
 	stop_all
-	rm -rf "${CLUSTER_DIR}"
+	rm -rf --one-file-system "${CLUSTER_DIR}"
 	mkdir -p "${LOG_DIR}" # etcd creates its own data dir with mode 0700
 	chmod 700 "${CLUSTER_DIR}"
 	gen_pki
+	node_claim
+	node_network_up
 
-	local etcd_port peer_port api_port kcm_port ports
-	ports="$(free_ports 4)"
-	read -r etcd_port peer_port api_port kcm_port <<<"${ports}"
-	local server="https://127.0.0.1:${api_port}"
+	local ports
+	ports="$(free_ports 9)"
+	# shellcheck disable=SC2086 # nine port numbers
+	set -- ${ports}
+	local etcd_port="$1" peer_port="$2" api_port="$3" kcm_port="$4" sched_port="$5"
+	local server="https://${NODE_IP}:${api_port}"
 	write_kubeconfig "${KUBECONFIG_PATH}" "${server}" switchboard-admin "${PKI_DIR}/admin.crt" "${PKI_DIR}/admin.key"
 	write_kubeconfig "${CLUSTER_DIR}/controller-manager.kubeconfig" "${server}" system:kube-controller-manager \
 		"${PKI_DIR}/controller-manager.crt" "${PKI_DIR}/controller-manager.key"
+	write_kubeconfig "${CLUSTER_DIR}/scheduler.kubeconfig" "${server}" system:kube-scheduler \
+		"${PKI_DIR}/scheduler.crt" "${PKI_DIR}/scheduler.key"
+	PAUSE_IMAGE="$("${SCRIPT_DIR}/images.sh" names | tail -n 1)"
+	node_write_configs "${server}" "$6" "$7" "$8" "$9"
 
 	local t_start
 	t_start="$(now)"
-	log "starting etcd ${ETCD_VERSION} on 127.0.0.1:${etcd_port}"
+	start_etcd "${etcd_port}" "${peer_port}"
+	start_apiserver "${etcd_port}" "${api_port}"
+	# The controller-manager must start after the apiserver has created the
+	# bootstrap RBAC roles, or it exits ("cannot get configmaps in kube-system").
+	DEADLINE=$((SECONDS + UP_TIMEOUT))
+	wait_until "kube-apiserver /readyz" apiserver_ready
+	log "kube-apiserver ready after $(elapsed "${t_start}")"
+	start_controller_manager "${kcm_port}"
+	start_scheduler "${sched_port}"
+	start_containerd
+	start_node_agents
+	wait_ready "${t0}"
+}
+
+start_etcd() { # start_etcd <client port> <peer port>
+	log "starting etcd ${ETCD_VERSION} on 127.0.0.1:$1"
 	start_proc etcd "$(bin_path etcd)" \
 		--name=switchboard \
 		--data-dir="${CLUSTER_DIR}/etcd" \
-		--listen-client-urls="http://127.0.0.1:${etcd_port}" \
-		--advertise-client-urls="http://127.0.0.1:${etcd_port}" \
-		--listen-peer-urls="http://127.0.0.1:${peer_port}" \
-		--initial-advertise-peer-urls="http://127.0.0.1:${peer_port}" \
-		--initial-cluster="switchboard=http://127.0.0.1:${peer_port}" \
+		--listen-client-urls="http://127.0.0.1:$1" \
+		--advertise-client-urls="http://127.0.0.1:$1" \
+		--listen-peer-urls="http://127.0.0.1:$2" \
+		--initial-advertise-peer-urls="http://127.0.0.1:$2" \
+		--initial-cluster="switchboard=http://127.0.0.1:$2" \
 		--initial-cluster-state=new \
 		--unsafe-no-fsync=true \
 		--log-level=warn
+}
 
-	log "starting kube-apiserver ${KUBE_VERSION} on ${server}"
+start_apiserver() { # start_apiserver <etcd port> <secure port>
+	# It listens on the node IP (on lo): host processes and pods both reach it there, and the
+	# `kubernetes` Service's endpoint is that address (kube-proxy DNATs 10.96.0.1:443 to it).
+	log "starting kube-apiserver ${KUBE_VERSION} on https://${NODE_IP}:$2"
 	start_proc kube-apiserver "$(bin_path kube-apiserver)" \
-		--etcd-servers="http://127.0.0.1:${etcd_port}" \
-		--bind-address=127.0.0.1 \
-		--advertise-address=127.0.0.1 \
-		--secure-port="${api_port}" \
+		--etcd-servers="http://127.0.0.1:$1" \
+		--bind-address="${NODE_IP}" \
+		--advertise-address="${NODE_IP}" \
+		--secure-port="$2" \
 		--cert-dir="${PKI_DIR}" \
 		--tls-cert-file="${PKI_DIR}/apiserver.crt" \
 		--tls-private-key-file="${PKI_DIR}/apiserver.key" \
 		--client-ca-file="${PKI_DIR}/ca.crt" \
 		--authorization-mode=Node,RBAC \
-		--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota \
+		--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota \
 		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file="${PKI_DIR}/sa.pub" \
 		--service-account-signing-key-file="${PKI_DIR}/sa.key" \
-		--service-cluster-ip-range=10.96.0.0/16 \
+		--service-cluster-ip-range="${SERVICE_CIDR}" \
+		--kubelet-client-certificate="${PKI_DIR}/apiserver-kubelet-client.crt" \
+		--kubelet-client-key="${PKI_DIR}/apiserver-kubelet-client.key" \
+		--kubelet-certificate-authority="${PKI_DIR}/ca.crt" \
+		--kubelet-preferred-address-types=InternalIP \
 		--requestheader-client-ca-file="${PKI_DIR}/front-proxy-ca.crt" \
 		--requestheader-allowed-names=front-proxy-client \
 		--requestheader-username-headers=X-Remote-User \
@@ -464,22 +526,18 @@ cmd_up() {
 		--requestheader-extra-headers-prefix=X-Remote-Extra- \
 		--proxy-client-cert-file="${PKI_DIR}/front-proxy-client.crt" \
 		--proxy-client-key-file="${PKI_DIR}/front-proxy-client.key" \
-		--endpoint-reconciler-type=none \
 		--allow-privileged=true \
 		--profiling=false
+}
 
-	# The controller-manager must start after the apiserver has created the
-	# bootstrap RBAC roles, or it exits ("cannot get configmaps in kube-system").
-	DEADLINE=$((SECONDS + UP_TIMEOUT))
-	wait_until "kube-apiserver /readyz" apiserver_ready
-	log "kube-apiserver ready after $(elapsed "${t_start}")"
+start_controller_manager() { # start_controller_manager <secure port>
 	log "starting kube-controller-manager ${KUBE_VERSION}"
 	start_proc kube-controller-manager "$(bin_path kube-controller-manager)" \
 		--kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
 		--authorization-kubeconfig="${CLUSTER_DIR}/controller-manager.kubeconfig" \
 		--bind-address=127.0.0.1 \
-		--secure-port="${kcm_port}" \
+		--secure-port="$1" \
 		--cert-dir="${PKI_DIR}/controller-manager-serving" \
 		--controllers='*' \
 		--use-service-account-credentials=true \
@@ -487,12 +545,23 @@ cmd_up() {
 		--root-ca-file="${PKI_DIR}/ca.crt" \
 		--cluster-signing-cert-file="${PKI_DIR}/ca.crt" \
 		--cluster-signing-key-file="${PKI_DIR}/ca.key" \
-		--service-cluster-ip-range=10.96.0.0/16 \
+		--service-cluster-ip-range="${SERVICE_CIDR}" \
 		--flex-volume-plugin-dir="${CLUSTER_DIR}/flexvolume" \
 		--leader-elect=false \
 		--profiling=false
+}
 
-	wait_ready "${t0}"
+start_scheduler() { # start_scheduler <secure port>
+	log "starting kube-scheduler ${KUBE_VERSION}"
+	start_proc kube-scheduler "$(bin_path kube-scheduler)" \
+		--kubeconfig="${CLUSTER_DIR}/scheduler.kubeconfig" \
+		--authentication-kubeconfig="${CLUSTER_DIR}/scheduler.kubeconfig" \
+		--authorization-kubeconfig="${CLUSTER_DIR}/scheduler.kubeconfig" \
+		--bind-address=127.0.0.1 \
+		--secure-port="$1" \
+		--cert-dir="${PKI_DIR}/scheduler-serving" \
+		--leader-elect=false \
+		--profiling=false
 }
 
 apiserver_ready() { [[ "$(kc get --raw /readyz 2>/dev/null)" == "ok" ]]; }
@@ -533,7 +602,7 @@ cmd_down() {
 	t0="$(now)"
 	cluster_lock
 	stop_all
-	rm -rf "${CLUSTER_DIR}"
+	rm -rf --one-file-system "${CLUSTER_DIR}"
 	log "down in $(elapsed "${t0}") (removed ${CLUSTER_DIR})"
 }
 

@@ -181,6 +181,10 @@ class ConfigWatcher:
                 # While the ConfigMap watch is connected it is the newer source; the file is the fallback.
                 if not self.api_is_authoritative or self.holder.table is None:
                     self.reload()
+                elif self._credentials_changed():
+                    # Keys live only in the mounted Secret, whichever source the config comes from: a
+                    # rotated key is applied to the config being served.
+                    self.reload(config=self.holder.table.config, source=self.holder.table.source)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)

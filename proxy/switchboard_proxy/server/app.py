@@ -33,6 +33,7 @@ from ..routing.hints import REQUEST_ID as REQUEST_ID_HEADER
 from ..settings import ProxySettings
 from . import anthropic_api, openai_api, ops_api
 from .access_log import AccessLog
+from .admin import start_admin
 from .errors import error_body, error_middleware
 from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_ID, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
@@ -198,6 +199,7 @@ async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) 
     settle_memory()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=2048)
     await site.start()
+    admin = await start_admin(app, settings)
     holder = app[CONFIG]
     version = holder.table.config.version if holder.table else "none (see /switchboard/config)"
     log.info(
@@ -219,4 +221,6 @@ async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) 
         "draining: no new connections, waiting up to %.0fs for in-flight requests", settings.drain_seconds
     )
     await runner.cleanup()
+    if admin is not None:
+        await admin.cleanup()
     log.info("stopped")

@@ -17,7 +17,7 @@ from kubelet_volume import compile_config, config_version
 from sidecars import chat_body, wait_until
 
 from support.processes import Process
-from support.stack import Stack, endpoint, route, start_proxy
+from support.stack import Stack, endpoint, http, route, start_proxy, start_sim
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -89,3 +89,34 @@ def served_by(stack: Stack) -> str:
     reply = stack.post("/v1/chat/completions", chat_body())
     assert reply.status == 200, reply.body
     return reply.header("X-Switchboard-Endpoint") or ""
+
+
+def test_a_rotated_key_file_is_applied_while_the_watch_is_connected(tmp_path: Path) -> None:
+    """Keys come only from the mounted Secret, even while the API watch is the config's source: a rotated
+    key file is applied to the config being served (found on a real node: it was ignored until the watch
+    dropped)."""
+    old, new = "sk-rotation-old-0123456789", "sk-rotation-new-9876543210"
+    sim = start_sim({"keyed": {"api_key": old}}, tmp_dir=tmp_path)
+    keyed = endpoint("vault", sim.base_url, model="keyed", apiKey={"secretRef": {"name": "llm", "key": "k"}})
+    served = compile_config([keyed, route("chat", ["vault"], default=True)])
+    (tmp_path / "config.json").write_text(served)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "vault").write_text(old)
+    (tmp_path / "token").write_text("fake-service-account-token\n")
+    with fake_kube_api(served) as api:
+        args = ["--watch-configmap", "team-a/switchboard-config", "--kube-api", api.base_url]
+        args += ["--kube-token-file", str(tmp_path / "token"), "--credentials-dir", str(credentials)]
+        proxy = start_proxy(config=tmp_path / "config.json", args=args)
+        try:
+            stack = Stack(sim=sim, proxy=proxy, resources=tmp_path)
+            wait_until(lambda: api.watches >= 1, timeout=5)
+            assert stack.post("/v1/chat/completions", chat_body()).status == 200
+            http("PUT", f"{sim.base_url}/sim/models/keyed", {"api_key": new})
+            (credentials / "vault.tmp").write_text(new)
+            (credentials / "vault.tmp").rename(credentials / "vault")
+            wait_until(lambda: stack.post("/v1/chat/completions", chat_body()).status == 200, timeout=5)
+            assert new not in proxy.log_text() and old not in proxy.log_text()
+        finally:
+            assert proxy.stop() == 0
+            sim.stop()
