@@ -2,7 +2,7 @@
 
 In a pod the model API stays on 127.0.0.1 (nothing outside the pod may spend its keys) while the kubelet's
 probes and Prometheus need an address they can reach: injection binds this listener to 0.0.0.0:8788. It
-is a separate tiny application sharing the main one's config holder, so it answers exactly what the
+is a separate tiny application sharing the main one's config holder and metrics, so it answers exactly what the
 main app's operations endpoints answer and nothing else (every other path is a 404). Off unless asked
 for, so that several local sidecars on one host do not collide.
 
@@ -19,15 +19,15 @@ from aiohttp import web
 
 from ..settings import ProxySettings
 from . import ops_api
-from .state import CONFIG
+from .state import CONFIG, METRICS
 
 log = logging.getLogger("switchboard.proxy")
 
 
 def build_admin_app(main: web.Application) -> web.Application:
-    """The admin application, reading the state of `main` (its config holder)."""
+    """The admin application, reading the state of `main` (its config holder and its metrics)."""
     admin = web.Application()
-    admin[CONFIG] = main[CONFIG]
+    admin[CONFIG], admin[METRICS] = main[CONFIG], main[METRICS]
     admin.router.add_get("/healthz", ops_api.healthz)
     admin.router.add_get("/readyz", ops_api.readyz)
     admin.router.add_get("/metrics", ops_api.prometheus)
