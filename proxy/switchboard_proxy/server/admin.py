@@ -2,9 +2,9 @@
 
 In a pod the model API stays on 127.0.0.1 (nothing outside the pod may spend its keys) while the kubelet's
 probes and Prometheus need an address they can reach: injection binds this listener to 0.0.0.0:8788. It
-is a separate tiny application sharing the main one's config holder and metrics, so it answers exactly what the
-main app's operations endpoints answer and nothing else (every other path is a 404). Off unless asked
-for, so that several local sidecars on one host do not collide.
+is a separate tiny application sharing the main one's config holder and metrics, so it answers exactly
+what the main app's operations endpoints answer and nothing else (every other path is a 404). Off unless
+asked for, so that several local sidecars on one host do not collide.
 
 It starts after the main listener and stops after it: while the main app drains, /readyz says
 "draining" (503) and /healthz stays 200, so the kubelet neither routes to nor restarts a sidecar that is
