@@ -50,10 +50,10 @@ from node_pods import (
     sim_documents,
 )
 from operator_process import Operator, start_operator
-from waiting import wait_until
 
 from support.processes import console_script, free_port
 from support.stack import http
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300, func_only=True)]
 
