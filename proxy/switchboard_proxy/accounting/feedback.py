@@ -5,14 +5,12 @@ A bounded ring: the oldest ids fall out first, so memory stays flat however long
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_CAPACITY = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
+class Served(NamedTuple):
     """Who served a request."""
 
     route: str
@@ -25,12 +23,12 @@ class RecentRequests:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[str, Served] = OrderedDict()
+        self._entries: dict[str, Served] = {}  # insertion-ordered: the first key is the oldest
 
     def remember(self, request_id: str, served: Served) -> None:
         self._entries[request_id] = served
         if len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+            del self._entries[next(iter(self._entries))]
 
     def lookup(self, request_id: str) -> Served | None:
         return self._entries.get(request_id)

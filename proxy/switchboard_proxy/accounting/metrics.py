@@ -18,9 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .families import Families
+from .families import CounterChild, Families
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+TOKEN_KINDS = ("prompt", "completion", "cached")  # the order of Usage's fields
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -47,11 +48,55 @@ class LiveStateCollector(Collector):
         yield inflight
 
 
+class Series:
+    """The children that requests of one (route, variant, endpoint) update, each looked up once: a request
+    then pays an attribute read per update instead of building a label tuple and hashing it."""
+
+    __slots__ = (
+        "cost",
+        "duration",
+        "finishes",
+        "labels",
+        "metrics",
+        "requests",
+        "success",
+        "tokens",
+        "ttft",
+        "upstream",
+    )
+
+    def __init__(self, metrics: Metrics, route: str, variant: str, endpoint: str) -> None:
+        self.metrics = metrics
+        self.duration = metrics.request_duration.labels(route, variant)
+        self.success = metrics.attempts.labels(route, endpoint, "success")
+        self.upstream = metrics.upstream_duration.labels(endpoint)
+        self.tokens = tuple(metrics.tokens.labels(route, endpoint, kind) for kind in TOKEN_KINDS)
+        self.cost = metrics.cost.labels(route, variant, endpoint)
+        self.ttft = metrics.ttft.labels(route, variant, endpoint)
+        self.requests: dict[int, CounterChild] = {}  # by status code, filled as codes occur
+        self.finishes: dict[str, CounterChild] = {}  # by finish reason
+        self.labels = (route, variant, endpoint)
+
+    def request(self, status: int) -> CounterChild:
+        child = self.requests.get(status)
+        if child is None:
+            child = self.requests[status] = self.metrics.requests.labels(*self.labels, str(status))
+        return child
+
+    def finish(self, reason: str) -> CounterChild:
+        child = self.finishes.get(reason)
+        if child is None:
+            child = self.finishes[reason] = self.metrics.finishes.labels(*self.labels, reason)
+        return child
+
+
 class Metrics:
     """The metrics of one sidecar app (see the module docstring)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        # Series by (route, variant, endpoint): bounded by the config's names, like every label here.
+        self._series: dict[tuple[str, str, str], Series] = {}
         per_request = Families()
         self.registry.register(per_request)
         self._declare_traffic(per_request)
@@ -162,6 +207,14 @@ class Metrics:
             ["route", "variant"],
             registry=self.registry,
         )
+
+    def series(self, route: str, variant: str, endpoint: str) -> Series:
+        """The cached children of one (route, variant, endpoint)."""
+        key = (route, variant, endpoint)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = Series(self, route, variant, endpoint)
+        return found
 
     def set_config_version(self, version: str) -> None:
         """Exactly one config_info series: the version served now."""

@@ -11,7 +11,6 @@ owns the attempt's lease and gives it its verdict.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -92,22 +91,20 @@ async def run_attempt(
 ) -> Ready:
     """Send `call` to `endpoint` and wait until it is servable or has failed."""
     prepared = PREPARERS[endpoint.config.provider](endpoint.config, call, endpoint.key)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = asyncio.get_running_loop().time()
     # One timer of the HTTP client's own bounds the whole attempt, a stream's relay included; a stream's
     # first event has a shorter timer of its own.
     timeout = aiohttp.ClientTimeout(total=limits.total, sock_connect=limits.connect, sock_read=None)
-    first_event = asyncio.timeout(limits.first_event) if call.stream else contextlib.nullcontext()
+    request = session.post(prepared.url, data=prepared.payload, headers=prepared.headers, timeout=timeout)
     response: aiohttp.ClientResponse | None = None
     try:
-        async with first_event:
-            response = await session.post(
-                prepared.url, data=prepared.payload, headers=prepared.headers, timeout=timeout
-            )
+        if not call.stream:
+            response = await request
+            return await _json_answer(endpoint, response, started)
+        async with asyncio.timeout(limits.first_event):
+            response = await request
             if response.status != 200:
                 raise await _failed_status(response)
-            if not call.stream:
-                return await _json_answer(endpoint, response, started)
             events = iter_events(response.content.iter_any())
             first = await read_first_events(events)
     except AttemptFailed:
@@ -124,6 +121,8 @@ async def run_attempt(
 
 
 async def _json_answer(endpoint: EndpointRuntime, response: aiohttp.ClientResponse, started: float) -> Ready:
+    if response.status != 200:
+        raise await _failed_status(response)
     body = await response.read()
     response.release()
     document = _decode(body)

@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,28 +72,32 @@ class EndpointRuntime:
         )
 
 
-class LiveStates(Mapping[str, EndpointState]):
-    """The planner's view of endpoint state, computed on access (a plan reads only a few endpoints)."""
+class LiveStates(dict[str, EndpointState]):
+    """The planner's view of endpoint state, each endpoint's snapshot taken on first access (a plan reads
+    only a few endpoints) and then read like any dict entry, once per decision."""
+
+    __slots__ = ("_endpoints",)
 
     def __init__(self, endpoints: Mapping[str, EndpointRuntime]) -> None:
+        super().__init__()
         self._endpoints = endpoints
-        self._seen: dict[str, EndpointState] = {}  # one snapshot per endpoint per decision
 
-    def __getitem__(self, name: str) -> EndpointState:
-        state = self._seen.get(name)
-        if state is None:
-            state = self._seen[name] = self._endpoints[name].snapshot()
+    def __missing__(self, name: str) -> EndpointState:
+        state = self[name] = self._endpoints[name].snapshot()  # a KeyError for an unknown endpoint
         return state
 
-    def get(self, name: str, default: EndpointState | None = None) -> EndpointState | None:  # type: ignore[override]
-        # Mapping.get goes through __getitem__ and a KeyError; this is the planner's hot path.
-        return self[name] if name in self._endpoints else default
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._endpoints)
+class SpentRoutes:
+    """Routes whose budget window is spent, asked one route at a time (a request asks about one)."""
 
-    def __len__(self) -> int:
-        return len(self._endpoints)
+    __slots__ = ("_spend",)
+
+    def __init__(self, spend: Mapping[str, RouteSpend]) -> None:
+        self._spend = spend
+
+    def __contains__(self, route: object) -> bool:
+        spend = self._spend.get(route) if isinstance(route, str) else None
+        return spend is not None and spend.is_spent
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ class RoutingTable:
         """The planner's view of this table's live state."""
         return RouterState(
             endpoints=LiveStates(self.endpoints),
-            spent_routes=frozenset(name for name, spend in self.spend.items() if spend.is_spent),
+            spent_routes=SpentRoutes(self.spend),
             stopped_variants=self.guard.stopped,
             layouts=self.layouts,
         )

@@ -12,11 +12,12 @@
     └── Unservable         no endpoint of the route could ever serve this request (400)
 
 `server/` maps each one to HTTP and writes its bytes; it reads no upstream and touches no breaker.
+Verdicts are NamedTuples: immutable, and the cheapest objects Python builds (one per request).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..accounting.usage import Usage
 from ..routing import Plan
@@ -25,8 +26,7 @@ from .outcomes import AttemptRecord
 from .relaying import StreamBody
 
 
-@dataclass(frozen=True, slots=True)
-class Trail:
+class Trail(NamedTuple):
     """Every planned attempt's record, and why the first choice did not serve ('' when it did)."""
 
     records: tuple[AttemptRecord, ...] = ()
@@ -38,8 +38,7 @@ class Trail:
         return sum(1 for record in self.records if not record.skipped)
 
 
-@dataclass(frozen=True, slots=True)
-class ServedJson:
+class ServedJson(NamedTuple):
     trail: Trail
     endpoint: str
     body: bytes
@@ -49,57 +48,49 @@ class ServedJson:
     output_empty: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ServedStream:
+class ServedStream(NamedTuple):
     trail: Trail
     endpoint: str
     body: StreamBody
     first_byte: float  # event-loop time the first event arrived
 
 
-@dataclass(frozen=True, slots=True)
-class PassThrough:
+class PassThrough(NamedTuple):
     trail: Trail
     endpoint: str
     status: int
     body: bytes  # the upstream's error document, any endpoint key scrubbed
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamError:
+class UpstreamError(NamedTuple):
     trail: Trail
     failure: Failure
     retry_after: float | None
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
-class Shed:
+class Shed(NamedTuple):
     trail: Trail
     retry_after: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetExhausted:
+class BudgetExhausted(NamedTuple):
     trail: Trail
     retry_after: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeadlineExceeded:
+class DeadlineExceeded(NamedTuple):
     trail: Trail
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
-class Degrade:
+class Degrade(NamedTuple):
     trail: Trail
     static: bool  # the policy's static answer; else a 503 listing what failed
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unservable:
+class Unservable(NamedTuple):
     trail: Trail
     code: str  # unsupported_by_route | context_length_exceeded
     message: str

@@ -5,7 +5,8 @@ Stages in order: `matching` (which route), `experiments` (which variant), `eligi
 may serve, and why not), `strategies` (in what order), `planning` (the attempts, with retries expanded).
 """
 
-from .planning import Attempt, Plan, Refusal, plan
+from .planning import plan
+from .plans import Attempt, Plan, Refusal
 from .request import RouteRequest
 from .state import EndpointState, RouterState
 

@@ -25,14 +25,15 @@ PROTOCOL_APIS: dict[str, frozenset[Api]] = {
 }
 # An endpoint that declares `embeddings` and no generation capability is an embedding model.
 GENERATION_CAPABILITIES = frozenset({"tools", "json", "streaming", "vision", "responses"})
+EMBEDDINGS_ONLY: frozenset[Api] = frozenset({"embeddings"})
 
 
 def apis_of(endpoint: EndpointConfig) -> frozenset[Api]:
     """The APIs `endpoint` can serve: its protocol's, narrowed to embeddings for an embedding model."""
     apis = PROTOCOL_APIS[endpoint.provider]
-    capabilities = set(endpoint.capabilities)
-    if "embeddings" in capabilities and not capabilities & GENERATION_CAPABILITIES:
-        return apis & {"embeddings"}
+    capabilities = endpoint.capabilities
+    if "embeddings" in capabilities and not GENERATION_CAPABILITIES.intersection(capabilities):
+        return apis & EMBEDDINGS_ONLY
     return apis
 
 

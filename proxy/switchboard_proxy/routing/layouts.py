@@ -15,15 +15,22 @@ from typing import NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, VariantConfig
 
+from .plans import Attempt, Planned, expand
 from .strategies import Candidate
 
 
 class Layout(NamedTuple):
-    """One variant's pool (weighted candidates), its chain after the pool, and each chain entry's index."""
+    """One variant's pool (weighted candidates) and its chain after the pool, with what explains them,
+    and the attempts of the plan in which every endpoint is eligible, in this order, at the route's own
+    deadline (what most requests get when the pool has one endpoint)."""
 
     pool: tuple[Candidate, ...]
+    pool_endpoints: tuple[EndpointConfig, ...]
+    pool_notes: tuple[str, ...]  # the note of the i-th endpoint of the pool in the strategy's order
+    strategy: str
     chain: tuple[EndpointConfig, ...]
-    chain_index: dict[str, int]
+    chain_notes: dict[str, str]  # chain endpoint -> its note, e.g. "chain[1] of policy"
+    attempts: tuple[Attempt, ...]
 
 
 class Layouts:
@@ -34,7 +41,7 @@ class Layouts:
         # Stretch k starts when the k-th sunset passes; stretch 0 is everything before the first one.
         starts: list[datetime | None] = [None, *self._sunsets]
         self._layouts = {
-            (route.name, variant.name, stretch): build_layout(config, variant, start)
+            (route.name, variant.name, stretch): build_layout(config, route, variant, start)
             for stretch, start in enumerate(starts)
             for route in config.routes.values()
             for variant in route.variants
@@ -44,18 +51,32 @@ class Layouts:
         return self._layouts[(route.name, variant.name, bisect_right(self._sunsets, now))]
 
 
-def build_layout(config: RouterConfig, variant: VariantConfig, now: datetime | None) -> Layout:
+def build_layout(
+    config: RouterConfig, route: RouteConfig, variant: VariantConfig, now: datetime | None
+) -> Layout:
     """The variant's layout at `now` (None: before every sunset)."""
     pool = _pool_candidates(config, variant, now)
     taken = {c.name for c in pool}
     chain: list[EndpointConfig] = []
-    chain_index: dict[str, int] = {}
+    chain_notes: dict[str, str] = {}
     for index, name in enumerate(variant.policy.chain):
         resolved = successor(config, name, now)
-        if resolved not in chain_index and resolved not in taken:
-            chain_index[resolved] = index
+        if resolved not in chain_notes and resolved not in taken:
+            chain_notes[resolved] = f"chain[{index}] of policy"
             chain.append(config.endpoints[resolved])
-    return Layout(tuple(pool), tuple(chain), chain_index)
+    pool_notes = tuple(f"pool #{i + 1} by {variant.strategy}" for i in range(len(pool)))
+    planned: list[Planned] = [(c.endpoint, "primary", note) for c, note in zip(pool, pool_notes, strict=True)]
+    planned += [(e, "fallback", chain_notes[e.name]) for e in chain]
+    timeout_ms = min(variant.policy.total_ms, route.deadline_ms)
+    return Layout(
+        tuple(pool),
+        tuple(c.endpoint for c in pool),
+        pool_notes,
+        variant.strategy,
+        tuple(chain),
+        chain_notes,
+        expand(planned, variant.policy, timeout_ms),
+    )
 
 
 def successor(config: RouterConfig, name: str, now: datetime | None) -> str:

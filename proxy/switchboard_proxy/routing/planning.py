@@ -11,55 +11,18 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, NamedTuple
 
-from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, RouterConfig, VariantConfig
+from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, VariantConfig
 
 from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
-from .layouts import build_layout, successor
+from .layouts import Layout, build_layout, successor
 from .matching import match_route
+from .plans import Plan, Planned, Refusal, expand
 from .reasons import Reason, Rejection
-from .request import Priority, RouteRequest, effective_priority
+from .request import RouteRequest, effective_priority
 from .state import RouterState
 from .strategies import STRATEGIES, Candidate, estimated_cost_usd
-
-Stage = Literal["primary", "fallback"]
-Refusal = Literal["", "budget-exhausted"]
-Planned = tuple[EndpointConfig, Stage, str]  # endpoint, stage, why (before retries are expanded)
-
-
-class Attempt(NamedTuple):
-    """One try of one endpoint; `retry` 0 is the first try, 1.. are same-endpoint retries."""
-
-    endpoint: str
-    stage: Stage
-    retry: int
-    timeout_ms: int
-    note: str
-
-
-class Plan(NamedTuple):
-    """The decision for one request: plain data, printable by `switchboard explain`."""
-
-    route: RouteConfig
-    variant: VariantConfig
-    match_reason: str
-    priority: Priority
-    deadline_ms: int
-    attempts: tuple[Attempt, ...]
-    rejections: tuple[Rejection, ...]
-    shadow: str = ""
-    refusal: Refusal = ""
-
-    @property
-    def policy(self) -> PolicyConfig:
-        return self.variant.policy
-
-    @property
-    def endpoints(self) -> list[str]:
-        """Distinct endpoints in attempt order."""
-        return list(dict.fromkeys(a.endpoint for a in self.attempts))
 
 
 def plan(
@@ -69,47 +32,52 @@ def plan(
     match = match_route(config, request)
     route = match.route
     variant = _variant(route, request, state)
-    deadline_ms = request.deadline_ms if request.deadline_ms is not None else route.deadline_ms
+    deadline_ms = route.deadline_ms if request.deadline_ms is None else request.deadline_ms
     context = FilterContext(state=state, deadline_ms=deadline_ms)
 
-    layout = state.layouts.of(route, variant, now) if state.layouts else build_layout(config, variant, now)
+    layout = (
+        state.layouts.of(route, variant, now) if state.layouts else build_layout(config, route, variant, now)
+    )
+    kept, rejections = filter_eligible(request, layout.pool_endpoints, context)
+    chain_kept, chain_rejections = (
+        filter_eligible(request, layout.chain, context) if layout.chain else (layout.chain, [])
+    )
+    spent = route.budget is not None and route.name in state.spent_routes
+    refusal: Refusal = ""
+    if not (rejections or chain_rejections or spent) and len(kept) < 2 and deadline_ms == route.deadline_ms:
+        # Everything eligible and nothing to order: the attempts the layout expanded once for this case.
+        attempts = layout.attempts
+    else:
+        planned = _order(request, layout, kept, state, rng)
+        planned += [(e, "fallback", layout.chain_notes[e.name]) for e in chain_kept]
+        rejections += chain_rejections
+        if spent:
+            planned, refusal, refused = _apply_budget(route, planned, request)
+            rejections += refused
+        attempts = expand(planned, variant.policy, min(variant.policy.total_ms, deadline_ms))
+    return Plan(
+        route,
+        variant,
+        match.reason,
+        effective_priority(route.priority, request.priority),
+        deadline_ms,
+        attempts,
+        tuple(rejections),
+        _shadow(config, route, state, now, rng) if route.shadow is not None else "",
+        refusal,
+    )
+
+
+def _order(
+    request: RouteRequest, layout: Layout, kept: list[EndpointConfig], state: RouterState, rng: random.Random
+) -> list[Planned]:
+    """The eligible pool in the variant's strategy's order, each with why it is where it is."""
     pool: Sequence[Candidate] = layout.pool
-    kept, rejections = filter_eligible(request, [c.endpoint for c in pool], context)
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
         pool = [c for c in pool if c.name in kept_names]
-    ordered = STRATEGIES[variant.strategy](request, pool, state, rng) if len(pool) > 1 else pool
-    planned: list[Planned] = [
-        (c.endpoint, "primary", f"pool #{i + 1} by {variant.strategy}") for i, c in enumerate(ordered)
-    ]
-    if layout.chain:
-        chain_kept, chain_rejections = filter_eligible(request, layout.chain, context)
-        planned += [(e, "fallback", f"chain[{layout.chain_index[e.name]}] of policy") for e in chain_kept]
-        rejections += chain_rejections
-
-    refusal: Refusal = ""
-    if route.name in state.spent_routes and route.budget is not None:
-        planned, refusal, spent = _apply_budget(route, planned, request)
-        rejections += spent
-
-    timeout_ms = min(variant.policy.total_ms, deadline_ms)
-    retries = range(1 + variant.policy.retry_attempts)
-    attempts = tuple(
-        Attempt(endpoint.name, stage, retry, timeout_ms, f"retry {retry}" if retry else note)
-        for endpoint, stage, note in planned
-        for retry in retries
-    )
-    return Plan(
-        route=route,
-        variant=variant,
-        match_reason=match.reason,
-        priority=effective_priority(route.priority, request.priority),
-        deadline_ms=deadline_ms,
-        attempts=attempts,
-        rejections=tuple(rejections),
-        shadow=_shadow(config, route, state, now, rng) if route.shadow is not None else "",
-        refusal=refusal,
-    )
+    ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else pool
+    return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)]
 
 
 def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> VariantConfig:

@@ -7,8 +7,7 @@ circuit closed, nothing in flight, no latency known).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .reasons import Reason
@@ -36,16 +35,19 @@ class EndpointState(NamedTuple):
 UNKNOWN = EndpointState()
 
 
-@dataclass(frozen=True, slots=True)
-class RouterState:
+class RouterState(NamedTuple):
     """Everything live the planner needs, frozen for one decision."""
 
-    endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
-    spent_routes: frozenset[str] = frozenset()  # routes whose budget window is spent
+    endpoints: Mapping[str, EndpointState] = {}
+    spent_routes: Container[str] = frozenset()  # routes whose budget window is spent
     stopped_variants: frozenset[tuple[str, str]] = frozenset()  # (route, variant) stopped by guardrails
     # Every variant's pool and chain after replacements, built with the sidecar's table; None: the planner
     # works the one it needs out on the spot.
     layouts: Layouts | None = None
 
     def of(self, endpoint: str) -> EndpointState:
-        return self.endpoints.get(endpoint, UNKNOWN)
+        # Indexing, not .get(): the sidecar's mapping takes its snapshots in __missing__.
+        try:
+            return self.endpoints[endpoint]
+        except KeyError:
+            return UNKNOWN

@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import random
-import re
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,38 +28,20 @@ from ..accounting.metrics import Metrics
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder, ConfigWatcher
 from ..reloading.kubewatch import watch_configmap
-from ..routing.hints import REQUEST_ID as REQUEST_ID_HEADER
 from ..settings import ProxySettings
 from . import anthropic_api, openai_api, ops_api
 from .access_log import AccessLog
 from .admin import start_admin
-from .errors import error_body, error_middleware
-from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_ID, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
+from .errors import edge_middleware, error_body
+from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
 WATCHER = web.AppKey("watcher", ConfigWatcher)
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Propagate the caller's X-Request-Id (if it is sane) or make one; echo it on every answer."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    if _SAFE_REQUEST_ID.match(given):
-        request[REQUEST_ID] = given
-    else:
-        request[REQUEST_ID] = f"{request.app[REQUEST_IDS].getrandbits(128):032x}"
-    response: web.StreamResponse = await handler(request)
-    if not response.prepared:
-        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
-    return response
 
 
 def build_app(settings: ProxySettings) -> web.Application:
     """The application, with its first config loaded (or its refusal recorded)."""
-    app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[request_id_middleware, error_middleware]
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])
     metrics = Metrics()
     holder = ConfigHolder()
     watcher = ConfigWatcher(settings, holder, metrics)

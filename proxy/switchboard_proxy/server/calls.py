@@ -25,7 +25,7 @@ from .errors import BadRequest, NotFound, ProxyError
 from .exchange import Exchange, current_table
 from .recording import record
 from .responding import respond
-from .state import SESSION, SHADOWS
+from .state import REQUEST_ID, SESSION, SHADOWS
 
 # Output tokens assumed when the caller sets no max_tokens, for tokens-per-minute limits.
 DEFAULT_OUTPUT_ESTIMATE = 256
@@ -35,7 +35,7 @@ async def handle_model_call(request: web.Request, api: Api) -> web.StreamRespons
     """The whole life of a model call; the handlers of each API call this."""
     table = current_table(request)
     loop = asyncio.get_running_loop()
-    exchange = Exchange(request, api, table, loop.time())
+    exchange = Exchange(request, api, table, loop.time(), request[REQUEST_ID])
     try:
         return await _serve(exchange)
     except ProxyError as exc:

@@ -19,14 +19,17 @@ unexpected exception becomes a 500 with the request id and no traceback, and is 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .state import REQUEST_ID
+from ..routing.hints import REQUEST_ID as REQUEST_ID_HEADER
+from .state import REQUEST_ID, REQUEST_IDS
 
 log = logging.getLogger("switchboard.proxy")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 ANTHROPIC_TYPES = {
     400: "invalid_request_error",
@@ -141,11 +144,17 @@ def from_http_exception(request: web.BaseRequest, exc: web.HTTPException) -> Pro
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The only broad `except` of the request path: every failure becomes an OpenAI-shaped error."""
+async def edge_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The two things every answer needs, in one layer (each middleware layer costs every request):
+    the request id (the caller's X-Request-Id if it is sane, else a new one, echoed on every answer),
+    and the only broad `except` of the request path, which renders every failure in the caller's shape.
+    """
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = request[REQUEST_ID] = (
+        given if _SAFE_REQUEST_ID.match(given) else f"{request.app[REQUEST_IDS].getrandbits(128):032x}"
+    )
     try:
         response: web.StreamResponse = await handler(request)
-        return response
     except ProxyError as exc:
         return render(request, exc)
     except web.HTTPException as exc:
@@ -153,10 +162,12 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise
         return render(request, from_http_exception(request, exc))
     except Exception:
-        request_id = request.get(REQUEST_ID, "-")
         log.exception(
             "unexpected error handling %s %s (request id %s)", request.method, request.path, request_id
         )
         return render(
             request, InternalError(f"internal error (request id {request_id})", code="internal_error")
         )
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response

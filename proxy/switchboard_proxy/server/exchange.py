@@ -11,7 +11,7 @@ from ..execution.verdicts import Verdict
 from ..routing import Plan
 from ..routing.request import Api
 from .errors import Unavailable
-from .state import CONFIG, REQUEST_ID
+from .state import CONFIG
 
 
 @dataclass(eq=False, slots=True)
@@ -22,16 +22,13 @@ class Exchange:
     api: Api
     table: RoutingTable
     started: float
+    request_id: str
     plan: Plan | None = None
     stream: bool = False
     verdict: Verdict | None = None
     status: int = 0
     client_gone: bool = False
     finished: float = 0.0  # event-loop time the answer was complete (recording happens a moment later)
-
-    @property
-    def request_id(self) -> str:
-        return self.request[REQUEST_ID]
 
 
 def current_table(request: web.Request) -> RoutingTable:

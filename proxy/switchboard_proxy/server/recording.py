@@ -14,7 +14,7 @@ import time
 from typing import Any, NamedTuple
 
 from ..accounting.feedback import Served
-from ..accounting.metrics import Metrics
+from ..accounting.metrics import Metrics, Series
 from ..accounting.usage import Usage
 from ..execution.outcomes import Ended
 from ..execution.relaying import StreamEnd
@@ -59,12 +59,13 @@ def record(exchange: Exchange) -> None:
     endpoint = (served_by(verdict) if verdict is not None else "") or "none"
     facts = _facts(exchange, verdict)
     duration = (exchange.finished or asyncio.get_running_loop().time()) - exchange.started
-    metrics.requests.labels(route, variant, endpoint, str(status)).inc()
+    series = metrics.series(route, variant, endpoint)
+    series.request(status).inc()
     if plan is not None and verdict is not None:
-        metrics.request_duration.labels(route, variant).observe(duration)
-        _record_attempts(metrics, plan, verdict, endpoint)
+        series.duration.observe(duration)
+        _record_attempts(metrics, series, plan, verdict, endpoint)
         _record_refusals(metrics, plan, verdict)
-        _record_served(exchange, metrics, plan, endpoint, facts)
+        _record_served(exchange, series, facts)
         _remember(exchange, metrics, plan, endpoint, status)
     writer = exchange.request.app.get(ACCESS_LOG)
     if writer is not None:
@@ -86,14 +87,17 @@ def _facts(exchange: Exchange, verdict: Verdict | None) -> Facts:
     return NOTHING
 
 
-def _record_attempts(metrics: Metrics, plan: Plan, verdict: Verdict, endpoint: str) -> None:
+def _record_attempts(metrics: Metrics, series: Series, plan: Plan, verdict: Verdict, endpoint: str) -> None:
     route = plan.route.name
     midstream = isinstance(verdict, ServedStream) and verdict.body.end == StreamEnd.MIDSTREAM_FAILURE
     for attempt in verdict.trail.records:
-        label = attempt.label
-        if midstream and attempt.endpoint == endpoint and attempt.outcome == Ended.SUCCESS:
-            # The attempt that served failed after all; not a fallback: nothing else may continue it.
-            label = Ended.MIDSTREAM_FAILURE
+        if attempt.endpoint == endpoint and attempt.outcome == Ended.SUCCESS and not midstream:
+            series.success.inc()  # the attempt that served: its children are at hand
+            series.upstream.observe(attempt.seconds)
+            continue
+        # The attempt that served a stream that then broke failed after all; not a fallback: nothing else
+        # may continue it.
+        label = Ended.MIDSTREAM_FAILURE if attempt.outcome == Ended.SUCCESS and midstream else attempt.label
         metrics.attempts.labels(route, attempt.endpoint, label).inc()
         if attempt.seconds and not attempt.skipped:
             metrics.upstream_duration.labels(attempt.endpoint).observe(attempt.seconds)
@@ -113,29 +117,25 @@ def _record_refusals(metrics: Metrics, plan: Plan, verdict: Verdict) -> None:
         ).inc()
 
 
-def _record_served(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, facts: Facts) -> None:
-    if endpoint == "none" or facts is NOTHING:
+def _record_served(exchange: Exchange, series: Series, facts: Facts) -> None:
+    if facts is NOTHING:
         return
-    route, variant = plan.route.name, plan.variant.name
-    usage = facts.usage
-    for kind, count in (
-        ("prompt", usage.prompt_tokens),
-        ("completion", usage.completion_tokens),
-        ("cached", usage.cached_tokens),
-    ):
+    for child, count in zip(series.tokens, facts.usage, strict=True):
         if count:
-            metrics.tokens.labels(route, endpoint, kind).inc(count)
+            child.inc(count)
     if facts.cost_usd:
-        metrics.cost.labels(route, variant, endpoint).inc(facts.cost_usd)
-        spend = exchange.table.spend.get(route)
+        series.cost.inc(facts.cost_usd)
+        assert exchange.plan is not None
+        spend = exchange.table.spend.get(exchange.plan.route.name)
         if spend is not None:
             spend.add(facts.cost_usd)
     if facts.ttft_seconds is not None:
-        metrics.ttft.labels(route, variant, endpoint).observe(facts.ttft_seconds)
+        series.ttft.observe(facts.ttft_seconds)
     if facts.finish_reason:
-        metrics.finishes.labels(route, variant, endpoint, facts.finish_reason).inc()
+        series.finish(facts.finish_reason).inc()
     if facts.output_empty and exchange.api != "embeddings" and not exchange.client_gone:
-        metrics.empty_outputs.labels(route, endpoint).inc()
+        assert exchange.plan is not None
+        series.metrics.empty_outputs.labels(exchange.plan.route.name, series.labels[2]).inc()
 
 
 def _remember(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, status: int) -> None:

@@ -56,7 +56,7 @@ def test_layouts_give_the_same_plans_as_planning_without_them(seed: int) -> None
 def test_each_stretch_between_sunsets_has_the_layout_of_its_moments(now: datetime) -> None:
     route_config = CONFIG.routes["r"]
     variant = route_config.variants[0]
-    assert Layouts(CONFIG).of(route_config, variant, now) == build_layout(CONFIG, variant, now)
+    assert Layouts(CONFIG).of(route_config, variant, now) == build_layout(CONFIG, route_config, variant, now)
 
 
 def test_sunsets_move_the_pool_and_the_chain_in_turn() -> None:

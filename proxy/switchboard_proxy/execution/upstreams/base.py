@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from switchboard_proxy.routing.request import Api
@@ -11,14 +10,13 @@ from switchboard_proxy.routing.request import Api
 FORWARDED_HEADERS: tuple[str, ...] = ("anthropic-version", "anthropic-beta", "openai-beta")
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """One client request as the executor sends it to any endpoint."""
 
     api: Api
     body: dict[str, Any]
     stream: bool
-    forwarded: dict[str, str] = field(default_factory=dict)
+    forwarded: dict[str, str] = {}
     request_id: str = ""
 
 
