@@ -23,12 +23,20 @@ class RecentRequests:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._entries: dict[str, Served] = {}  # insertion-ordered: the first key is the oldest
+        self._entries: dict[str, Served] = {}
+        # The ids in arrival order, as a ring: the slot the next id takes holds the oldest one, which goes.
+        # (Deleting a dict's first key instead would leave it scanning past the deleted ones.)
+        self._ring: list[str | None] = [None] * capacity
+        self._next = 0
 
     def remember(self, request_id: str, served: Served) -> None:
+        if request_id not in self._entries:
+            oldest = self._ring[self._next]
+            if oldest is not None:
+                del self._entries[oldest]
+            self._ring[self._next] = request_id
+            self._next = (self._next + 1) % self.capacity
         self._entries[request_id] = served
-        if len(self._entries) > self.capacity:
-            del self._entries[next(iter(self._entries))]
 
     def lookup(self, request_id: str) -> Served | None:
         return self._entries.get(request_id)

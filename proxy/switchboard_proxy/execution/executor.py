@@ -64,7 +64,7 @@ async def execute(plan: Plan, run: Execution) -> Verdict:
     served = await walk.run_plan()
     records = tuple(walk.records)
     if served is not None:
-        return _served(plan, run, served, records)
+        return _served(plan, run, served, walk, records)
     return _unserved(plan, run, walk, records)
 
 
@@ -81,9 +81,11 @@ def unservable_verdict(plan: Plan, api: Api) -> Unservable | None:
     return Unservable(Trail(), "unsupported_by_route", message, None)
 
 
-def _served(plan: Plan, run: Execution, served: Ready, records: tuple[AttemptRecord, ...]) -> Verdict:
+def _served(
+    plan: Plan, run: Execution, served: Ready, walk: Walk, records: tuple[AttemptRecord, ...]
+) -> Verdict:
     name = served.endpoint.config.name
-    trail = Trail(records, fallback_reason(plan, records, name))
+    trail = Trail(records, fallback_reason(plan, records, name), walk.sent)
     if run.call.stream:
         # The caller's deadline, not the policy's totalMs, bounds the relay: a timeout then is nobody's fault.
         caller_cut = run.deadline < served.started + plan.policy.total_ms / 1000
@@ -104,14 +106,14 @@ def _served(plan: Plan, run: Execution, served: Ready, records: tuple[AttemptRec
 
 def _unserved(plan: Plan, run: Execution, walk: Walk, records: tuple[AttemptRecord, ...]) -> Verdict:
     if walk.error is not None:
-        return _failed(plan, run.table, walk.error, Trail(records))
+        return _failed(plan, run.table, walk.error, Trail(records, "", walk.sent))
     if any(r.outcome == Refusal.SHED for r in records) and not any(not r.skipped for r in records):
-        return Shed(Trail(records))
+        return Shed(Trail(records))  # nothing was sent
     sent = [r for r in records if not r.skipped and r.outcome != Ended.CANCELLED]
     if sent and walk.last_failed is not None and all(r.outcome == Failure.CONTEXT_LENGTH for r in sent):
-        return _failed(plan, run.table, walk.last_failed, Trail(records))
+        return _failed(plan, run.table, walk.last_failed, Trail(records, "", walk.sent))
     # Nothing could serve: the first thing that went wrong is why the first choice did not.
-    trail = Trail(records, failure_reason(plan, records))
+    trail = Trail(records, failure_reason(plan, records), walk.sent)
     # Embeddings never degrade to a static body: no vector is better than a made-up one.
     mode = plan.policy.degraded.mode if run.call.api != "embeddings" else "error"
     summary = failure_summary(plan, records)

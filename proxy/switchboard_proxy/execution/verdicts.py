@@ -27,15 +27,12 @@ from .relaying import StreamBody
 
 
 class Trail(NamedTuple):
-    """Every planned attempt's record, and why the first choice did not serve ('' when it did)."""
+    """Every planned attempt's record, why the first choice did not serve ('' when it did), and how
+    many attempts were actually sent upstream."""
 
     records: tuple[AttemptRecord, ...] = ()
     fallback_reason: str = ""
-
-    @property
-    def sent(self) -> int:
-        """Attempts actually sent upstream."""
-        return sum(1 for record in self.records if not record.skipped)
+    sent: int = 0
 
 
 class ServedJson(NamedTuple):

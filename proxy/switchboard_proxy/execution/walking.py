@@ -58,6 +58,7 @@ class Walk:
         self.run = run
         self.loop = asyncio.get_running_loop()
         self.records: list[AttemptRecord] = []
+        self.sent = 0  # attempts that reached the wire
         self.error: AttemptFailed | None = None  # a failure that ends the walk (not a trigger)
         self.last_failed: AttemptFailed | None = None
         self.deadline_exceeded = False
@@ -79,7 +80,7 @@ class Walk:
         for index, attempt in enumerate(attempts):
             if served is not None or self.done:
                 break
-            served = await self.try_attempt(attempt, ahead=attempts[index + 1 :])
+            served = await self.try_attempt(attempt, attempts, index)
         if served is None and self.error is None and self.is_deadline_spent():
             # Nothing served and no time left: the deadline is what ended the walk, whichever rule skipped
             # the attempts after the last one (a backoff that no longer fits, or the deadline check itself).
@@ -93,8 +94,8 @@ class Walk:
         self.skip.add(name)
         self._note(name, why)
 
-    async def try_attempt(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> Ready | None:
-        """Run one planned attempt unless a rule says to skip it; `ahead` are the attempts after it."""
+    async def try_attempt(self, attempt: Attempt, attempts: Sequence[Attempt], index: int) -> Ready | None:
+        """Run one planned attempt (`attempts[index]`) unless a rule says to skip it."""
         name = attempt.endpoint
         endpoint = self.run.table.endpoints[name]
         if name in self.skip:
@@ -102,7 +103,7 @@ class Walk:
         if endpoint.config.context_window_tokens <= self.window_floor:
             self._skip(name, Rule.CONTEXT_WINDOW)
             return None
-        if attempt.retry and not await self._wait_for_retry(attempt, ahead=ahead):
+        if attempt.retry and not await self._wait_for_retry(attempt, attempts[index + 1 :]):
             return None
         if self._remaining() <= 0:
             self.deadline_exceeded = True
@@ -116,7 +117,8 @@ class Walk:
     def is_deadline_spent(self) -> bool:
         return self._remaining() <= DEADLINE_SLACK_SECONDS
 
-    async def _wait_for_retry(self, attempt: Attempt, *, ahead: Sequence[Attempt]) -> bool:
+    async def _wait_for_retry(self, attempt: Attempt, ahead: Sequence[Attempt]) -> bool:
+        """Wait out a retry's backoff, or say why not (`ahead`: the attempts after this one)."""
         previous = self.last_failure.get(attempt.endpoint)
         others_left = any(a.endpoint not in self.skip and a.endpoint != attempt.endpoint for a in ahead)
         if (
@@ -161,6 +163,7 @@ class Walk:
 
     async def send(self, endpoint: EndpointRuntime, lease: Lease) -> Ready | None:
         """Send an admitted attempt and end its lease (a stream's lease goes on with the Ready)."""
+        self.sent += 1
         started = self.loop.time()
         limits = self._limits()
         try:

@@ -7,7 +7,7 @@ Pure: headers come in as a mapping and the body as parsed JSON, so the sidecar's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from .request import PRIORITY_RANK, Api, Priority, RouteRequest
 
@@ -20,6 +20,7 @@ REQUEST_ID = "X-Request-Id"
 
 MAX_DEADLINE_MS = 3_600_000
 CHARS_PER_TOKEN = 4  # the usual rough estimate for English text and code
+IMAGE_PARTS = frozenset({"image_url", "image", "input_image"})  # OpenAI, Anthropic, Responses
 
 
 class HintError(ValueError):
@@ -35,15 +36,15 @@ def build_route_request(
     api: Api, headers: Mapping[str, str], body: Mapping[str, Any], *, request_id: str
 ) -> RouteRequest:
     """Everything the planner needs from one HTTP request."""
-    messages = body.get("messages")
+    prompt = prompt_scan(api, body)
     return RouteRequest(
         api=api,
         model=model if isinstance(model := body.get("model"), str) else "",
         route_header=headers.get(ROUTE, ""),
         task=headers.get(TASK, ""),
-        prompt_tokens=estimate_prompt_tokens(api, body),
+        prompt_tokens=prompt.tokens,
         max_tokens=_max_tokens(body),
-        needs=_needs(api, body, messages),
+        needs=_needs(api, body, has_image=prompt.has_image),
         stream=body.get("stream") is True,
         deadline_ms=parse_deadline(headers.get(DEADLINE_MS)),
         priority=parse_priority(headers.get(PRIORITY)),
@@ -75,16 +76,47 @@ def parse_priority(raw: str | None) -> Priority | None:
     return cast(Priority, value)
 
 
-def estimate_prompt_tokens(api: Api, body: Mapping[str, Any]) -> int:
-    """Rough prompt size (characters / 4) of messages, prompt, system and embedding input."""
-    chars = (
-        _text_chars(body.get("messages")) + _text_chars(body.get("system")) + _text_chars(body.get("prompt"))
-    )
+class PromptScan(NamedTuple):
+    """What one walk over a request's prompt finds."""
+
+    tokens: int  # rough size: characters / 4, plus embedding input given as token ids, counted exactly
+    has_image: bool
+
+
+def prompt_scan(api: Api, body: Mapping[str, Any]) -> PromptScan:
+    """The prompt's rough size and whether it holds an image: messages, system, prompt, embedding input."""
+    parts = [body.get("messages"), body.get("system"), body.get("prompt")]
     tokens = 0
     if api == "embeddings":
-        chars += _text_chars(body.get("input"))
+        parts.append(body.get("input"))
         tokens = _token_ids(body.get("input"))
-    return tokens + (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+    chars, has_image = _walk_text(parts)
+    return PromptScan(tokens + (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN, has_image)
+
+
+def estimate_prompt_tokens(api: Api, body: Mapping[str, Any]) -> int:
+    """Rough prompt size (characters / 4) of messages, prompt, system and embedding input."""
+    return prompt_scan(api, body).tokens
+
+
+def _walk_text(root: Any) -> tuple[int, bool]:
+    """Characters of text in `root` (strings, and the `content`/`text` of objects, in lists at any depth)
+    and whether an image part is among them. A loop with a stack, not recursion: a client's nesting
+    depth must not be the sidecar's."""
+    chars, has_image = 0, False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            chars += len(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if node.get("type") in IMAGE_PARTS:
+                has_image = True
+            stack.append(node.get("content"))
+            stack.append(node.get("text"))
+    return chars, has_image
 
 
 def _token_ids(value: Any) -> int:
@@ -96,16 +128,6 @@ def _token_ids(value: Any) -> int:
     return 0
 
 
-def _text_chars(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        return sum(_text_chars(item) for item in value)
-    if isinstance(value, dict):
-        return _text_chars(value.get("content")) + _text_chars(value.get("text"))
-    return 0
-
-
 def _max_tokens(body: Mapping[str, Any]) -> int:
     for key in ("max_completion_tokens", "max_tokens"):
         value = body.get(key)
@@ -114,7 +136,7 @@ def _max_tokens(body: Mapping[str, Any]) -> int:
     return 0
 
 
-def _needs(api: Api, body: Mapping[str, Any], messages: Any) -> frozenset[str]:
+def _needs(api: Api, body: Mapping[str, Any], *, has_image: bool) -> frozenset[str]:
     needs = set()
     if api == "embeddings":
         needs.add("embeddings")
@@ -125,22 +147,9 @@ def _needs(api: Api, body: Mapping[str, Any], messages: Any) -> frozenset[str]:
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema"):
         needs.add("json")
-    if _has_image(messages):
+    if has_image:
         needs.add("vision")
     return frozenset(needs)
-
-
-def _has_image(messages: Any) -> bool:
-    if not isinstance(messages, list):
-        return False
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list) and any(
-            isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_image")
-            for part in content
-        ):
-            return True
-    return False
 
 
 def _body_user(body: Mapping[str, Any]) -> str:

@@ -221,7 +221,8 @@ def test_max_tokens(body: dict[str, Any], max_tokens: int) -> None:
             id="text-part",
         ),
         pytest.param("chat", {"messages": ["junk", 3, None]}, set(), id="malformed-messages-tolerated"),
-        pytest.param("chat", {"messages": {"content": [IMAGE_URL]}}, set(), id="messages-not-a-list"),
+        # Not a list (check_body refuses such a body before routing): still scanned like any prompt part.
+        pytest.param("chat", {"messages": {"content": [IMAGE_URL]}}, {"vision"}, id="messages-not-a-list"),
         pytest.param(
             "chat",
             {
@@ -237,6 +238,13 @@ def test_max_tokens(body: dict[str, Any], max_tokens: int) -> None:
 )
 def test_needs(api: Any, body: dict[str, Any], needs: set[str]) -> None:
     assert build(body, api=api).needs == frozenset(needs)
+
+
+def test_deep_nesting_is_walked_without_recursion() -> None:
+    deep: Any = "x" * 8
+    for _ in range(5000):
+        deep = [{"content": deep}]
+    assert build({"messages": deep}).prompt_tokens == 2
 
 
 # --- deadline -------------------------------------------------------------------------------------------
