@@ -40,17 +40,29 @@ def build_route_request(
     return RouteRequest(
         api=api,
         model=model if isinstance(model := body.get("model"), str) else "",
-        route_header=headers.get(ROUTE, ""),
-        task=headers.get(TASK, ""),
+        route_header=header_text(headers, ROUTE),
+        task=header_text(headers, TASK),
         prompt_tokens=prompt.tokens,
         max_tokens=_max_tokens(body),
         needs=_needs(api, body, has_image=prompt.has_image),
         stream=body.get("stream") is True,
         deadline_ms=parse_deadline(headers.get(DEADLINE_MS)),
         priority=parse_priority(headers.get(PRIORITY)),
-        sticky_key=headers.get(USER) or _body_user(body),
+        sticky_key=header_text(headers, USER) or _body_user(body),
         request_id=request_id,
     )
+
+
+def header_text(headers: Mapping[str, str], name: str) -> str:
+    """A header's value as text ('' when absent); a 400 when its bytes are no UTF-8 (aiohttp hands those
+    over as lone surrogates, which would fail later, deep in hashing or rendering)."""
+    value = headers.get(name, "")
+    if value and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise HintError(f"{name} is not valid UTF-8", param=name) from None
+    return value
 
 
 def parse_deadline(raw: str | None) -> int | None:

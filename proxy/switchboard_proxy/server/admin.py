@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ..settings import ProxySettings
 from . import ops_api
+from .connections import SidecarRunner
 from .state import CONFIG, METRICS
 
 log = logging.getLogger("switchboard.proxy")
@@ -39,7 +40,7 @@ async def start_admin(main: web.Application, settings: ProxySettings) -> web.App
     caller cleans the runner up after the main one."""
     if not settings.admin_port:
         return None
-    runner = web.AppRunner(build_admin_app(main), access_log=None, handler_cancellation=True)
+    runner = SidecarRunner(build_admin_app(main), access_log=None, handler_cancellation=True)
     await runner.setup()
     await web.TCPSite(runner, settings.admin_host, settings.admin_port).start()
     log.info(

@@ -2,8 +2,7 @@
 
 State lives behind `web.AppKey`s; the client session, shadows and watchers live in `cleanup_ctx`, so
 they start with the app and stop with it. Middlewares do only cross-cutting work: request ids and error
-rendering. Malformed HTTP that never reaches a handler (a huge header) is answered in the same JSON
-shape by a thin RequestHandler subclass.
+rendering. What happens below the request (malformed HTTP, slow clients) is connections.py's.
 """
 
 from __future__ import annotations
@@ -15,13 +14,9 @@ import os
 import random
 import signal
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.http_exceptions import BadStatusLine, InvalidHeader, LineTooLong
-from aiohttp.web_protocol import RequestHandler
-from aiohttp.web_server import Server
 
 from ..accounting.feedback import RecentRequests
 from ..accounting.metrics import Metrics
@@ -32,7 +27,8 @@ from ..settings import ProxySettings
 from . import anthropic_api, openai_api, ops_api
 from .access_log import AccessLog
 from .admin import start_admin
-from .errors import edge_middleware, error_body
+from .connections import SidecarRunner
+from .errors import edge_middleware, expect_handler
 from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
@@ -55,12 +51,15 @@ def build_app(settings: ProxySettings) -> web.Application:
     if settings.access_log:
         app[ACCESS_LOG] = AccessLog()
         app.cleanup_ctx.append(_access_log)
-    app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
-    app.router.add_post("/v1/completions", openai_api.completions)
-    app.router.add_post("/v1/embeddings", openai_api.embeddings)
+    for path, handler in (
+        ("/v1/chat/completions", openai_api.chat_completions),
+        ("/v1/completions", openai_api.completions),
+        ("/v1/embeddings", openai_api.embeddings),
+        ("/v1/messages", anthropic_api.messages),
+        ("/v1/feedback", ops_api.feedback),
+    ):
+        app.router.add_post(path, handler, expect_handler=expect_handler)
     app.router.add_get("/v1/models", openai_api.models)
-    app.router.add_post("/v1/messages", anthropic_api.messages)
-    app.router.add_post("/v1/feedback", ops_api.feedback)
     app.router.add_get("/healthz", ops_api.healthz)
     app.router.add_get("/readyz", ops_api.readyz)
     app.router.add_get("/metrics", ops_api.prometheus)
@@ -106,56 +105,6 @@ async def _config_watch(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class _JsonErrorRequestHandler(RequestHandler):
-    """Answers HTTP the parser refused (oversized headers, bad request lines) in the OpenAI error shape.
-
-    aiohttp would log such a request with a traceback and answer with the offending bytes quoted; a
-    header may carry a credential, so neither the log line nor the answer repeats anything the client sent.
-    """
-
-    def handle_error(
-        self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
-    ) -> web.StreamResponse:
-        if status >= 500:
-            super().handle_error(request, status, exc, message)  # a bug: logged with its traceback
-            text, type_, code = "internal error", "internal_error", "internal_error"
-        else:
-            if request.writer.output_size > 0:  # a response already started: nothing else can be sent
-                raise ConnectionError("response already started; cannot send the parser error")
-            status, text = _parser_error(exc)
-            log.warning("refused malformed HTTP from %s: %s (%d)", request.remote, type(exc).__name__, status)
-            type_, code = "invalid_request_error", "bad_request"
-        body = error_body(status, message=text, type_=type_, code=code, param=None)
-        response = web.Response(status=status, body=body, content_type="application/json")
-        response.force_close()
-        return response
-
-
-def _parser_error(exc: BaseException | None) -> tuple[int, str]:
-    """Status and our own words for a request the HTTP parser refused."""
-    if isinstance(exc, LineTooLong):
-        return 431, "a request header or the request line is too large"
-    if isinstance(exc, InvalidHeader):
-        return 400, "a request header is malformed"
-    if isinstance(exc, BadStatusLine):
-        return 400, "the request line is malformed"
-    return 400, "malformed HTTP request"
-
-
-class _JsonErrorServer(Server):
-    def __call__(self) -> RequestHandler:
-        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class SidecarRunner(web.AppRunner):
-    """AppRunner whose connections render parser errors as JSON (see _JsonErrorRequestHandler)."""
-
-    async def _make_server(self) -> Server:
-        server = await super()._make_server()
-        server.__class__ = _JsonErrorServer
-        return server
 
 
 def settle_memory() -> None:

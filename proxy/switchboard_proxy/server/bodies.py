@@ -7,13 +7,15 @@ without a sidecar release.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..routing.request import Api
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 REQUIRED_INPUT: dict[Api, str] = {
     "chat": "messages",
@@ -22,15 +24,33 @@ REQUIRED_INPUT: dict[Api, str] = {
     "messages": "messages",
 }
 INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "n")
+BODY_SECONDS = 30.0  # a client that has not sent its whole body by then is cut off
+# The deepest nesting of objects and arrays accepted, for every API (a tool's JSON schema needs perhaps a
+# dozen levels). The same limit for all, checked once at the edge: nothing later recurses or re-encodes
+# deeper than this (orjson itself stops at 254 levels when writing a body upstream).
+MAX_DEPTH = 128
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or a 400/413 saying exactly what is wrong."""
+    """The request's JSON object, or a 4xx saying exactly what is wrong."""
     try:
-        raw = await request.read()
+        async with asyncio.timeout(BODY_SECONDS):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(
             f"request body is larger than {request.client_max_size} bytes", code="request_too_large"
+        ) from None
+    except RequestPayloadError as exc:
+        # A body that does not decompress, or whose framing is broken: the connection cannot be reused,
+        # and nothing of it is left to drain (aiohttp would read the broken rest again after the answer).
+        request.content.feed_eof()
+        raise BadRequest(
+            f"request body could not be read: {_first_line(exc)}", code="invalid_body", close=True
+        ) from None
+    except TimeoutError:
+        request.content.feed_eof()
+        raise RequestTimeout(
+            f"request body did not arrive within {BODY_SECONDS:.0f} s", code="body_timeout", close=True
         ) from None
     if not raw:
         raise BadRequest("request body is empty; send a JSON object", code="invalid_json")
@@ -40,7 +60,32 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid JSON (UTF-8): {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="invalid_json")
+    # Nesting cannot be deeper than there are brackets: only a body with many is walked.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and depth_of(body) > MAX_DEPTH:
+        raise BadRequest(
+            f"request body is nested deeper than {MAX_DEPTH} levels of objects and arrays",
+            code="too_deeply_nested",
+        )
     return body
+
+
+def depth_of(document: Any) -> int:
+    """How deeply objects and arrays nest in `document` (a loop: a client's depth is not the stack's)."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def check_body(api: Api, body: dict[str, Any]) -> None:

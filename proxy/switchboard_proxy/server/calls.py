@@ -17,7 +17,7 @@ from ..execution.upstreams.base import FORWARDED_HEADERS
 from ..execution.verdicts import ServedJson, ServedStream
 from ..execution.walking import Execution
 from ..routing import plan
-from ..routing.hints import HintError, build_route_request
+from ..routing.hints import HintError, build_route_request, header_text
 from ..routing.matching import NoRoute
 from ..routing.request import Api
 from .bodies import check_body, read_body
@@ -60,13 +60,15 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     check_body(api, body)
     try:
         route_request = build_route_request(api, request.headers, body, request_id=exchange.request_id)
+        forwarded = {
+            name: value for name in FORWARDED_HEADERS if (value := header_text(request.headers, name))
+        }
         decision = plan(table.config, route_request, table.state(), now=datetime.now(UTC), rng=table.rng)
     except HintError as exc:
         raise BadRequest(exc.message, code="invalid_header", param=exc.param) from None
     except NoRoute as exc:
         raise NotFound(exc.message, code="model_not_found", param="model") from None
     exchange.plan = decision
-    forwarded = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     call = Call(api, body, route_request.stream, forwarded, exchange.request_id)
     exchange.stream = call.stream
     deadline = exchange.started + decision.deadline_ms / 1000

@@ -4,7 +4,10 @@
     ├── BadRequest                400 invalid_request_error   malformed JSON, wrong types, bad hints
     ├── NotFound                  404 invalid_request_error   no route (model_not_found), unknown id
     ├── MethodNotAllowed          405 invalid_request_error   e.g. GET /v1/chat/completions
+    ├── RequestTimeout            408 invalid_request_error   the body did not arrive in time
     ├── PayloadTooLarge           413 invalid_request_error   body over --max-body-bytes
+    ├── ExpectationFailed         417 invalid_request_error   an Expect header other than 100-continue
+    ├── HeadersTooLarge           431 invalid_request_error   a request head over MAX_HEAD_BYTES
     ├── RateLimited               429 rate_limit_error        budget spent, limits (Retry-After)
     ├── InternalError             500 internal_error          a bug: logged with its traceback, never shown
     ├── UpstreamFailed            502 upstream_error          a failure the policy does not fail over on
@@ -23,13 +26,14 @@ import re
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from ..routing.hints import REQUEST_ID as REQUEST_ID_HEADER
 from .state import REQUEST_ID, REQUEST_IDS
 
 log = logging.getLogger("switchboard.proxy")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_HEAD_BYTES = 32 * 1024  # the header fields of one request, all together
 
 ANTHROPIC_TYPES = {
     400: "invalid_request_error",
@@ -56,6 +60,7 @@ class ProxyError(Exception):
         param: str | None = None,
         retry_after: int | None = None,
         headers: dict[str, str] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -63,6 +68,7 @@ class ProxyError(Exception):
         self.param = param
         self.retry_after = retry_after
         self.headers = headers or {}
+        self.close = close  # the connection cannot carry another request (its body could not be read)
 
 
 class BadRequest(ProxyError):
@@ -77,8 +83,20 @@ class MethodNotAllowed(ProxyError):
     status, type = 405, "invalid_request_error"
 
 
+class RequestTimeout(ProxyError):
+    status, type = 408, "invalid_request_error"
+
+
 class PayloadTooLarge(ProxyError):
     status, type = 413, "invalid_request_error"
+
+
+class ExpectationFailed(ProxyError):
+    status, type = 417, "invalid_request_error"
+
+
+class HeadersTooLarge(ProxyError):
+    status, type = 431, "invalid_request_error"
 
 
 class RateLimited(ProxyError):
@@ -109,7 +127,16 @@ def error_body(
     document: dict[str, Any] = {"error": error}
     if anthropic:
         document = {"type": "error", "error": {**error, "type": ANTHROPIC_TYPES.get(status, "api_error")}}
-    return orjson.dumps(document)
+    try:
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        # A message that quotes what the client sent may hold text that is no UTF-8 (lone surrogates).
+        error.update(message=_printable(message), param=param and _printable(param))
+        return orjson.dumps(document)
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def render(request: web.BaseRequest, exc: ProxyError) -> web.Response:
@@ -123,7 +150,10 @@ def render(request: web.BaseRequest, exc: ProxyError) -> web.Response:
     body = error_body(
         exc.status, message=exc.message, type_=exc.type, code=exc.code, param=exc.param, anthropic=anthropic
     )
-    return web.Response(status=exc.status, body=body, content_type="application/json", headers=headers)
+    response = web.Response(status=exc.status, body=body, content_type="application/json", headers=headers)
+    if exc.close:
+        response.force_close()
+    return response
 
 
 def from_http_exception(request: web.BaseRequest, exc: web.HTTPException) -> ProxyError:
@@ -154,6 +184,12 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         given if _SAFE_REQUEST_ID.match(given) else f"{request.app[REQUEST_IDS].getrandbits(128):032x}"
     )
     try:
+        if sum(len(name) + len(value) for name, value in request.raw_headers) > MAX_HEAD_BYTES:
+            raise HeadersTooLarge(
+                f"the request's header fields are larger than {MAX_HEAD_BYTES} bytes together",
+                code="headers_too_large",
+                close=True,
+            )
         response: web.StreamResponse = await handler(request)
     except ProxyError as exc:
         return render(request, exc)
@@ -162,12 +198,25 @@ async def edge_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             raise
         return render(request, from_http_exception(request, exc))
     except Exception:
-        log.exception(
-            "unexpected error handling %s %s (request id %s)", request.method, request.path, request_id
-        )
+        log.exception("unexpected error handling %s (request id %s)", request.method, request_id)
         return render(
             request, InternalError(f"internal error (request id {request_id})", code="internal_error")
         )
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+async def expect_handler(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` is answered as aiohttp does; any other expectation is a 417 in the caller's
+    shape (this runs before the middleware, so the request id is made here)."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return None  # HTTP/1.0 has no Expect: the header is ignored
+    if expect.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the real answer is still to come
+        return None
+    request[REQUEST_ID] = f"{request.app[REQUEST_IDS].getrandbits(128):032x}"
+    refused = ExpectationFailed("only 'Expect: 100-continue' is supported", code="expectation_failed")
+    return render(request, refused)
