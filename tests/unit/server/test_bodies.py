@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -104,3 +105,33 @@ def test_good_bodies_pass(api: Api, body: dict[str, Any]) -> None:
 )
 def test_wants_usage(body: dict[str, Any], expected: bool) -> None:
     assert wants_usage(body) is expected
+
+
+@pytest.mark.looptime
+async def test_a_body_that_does_not_arrive_in_time_is_a_408(upstream, sidecar) -> None:
+    from support.builders import endpoint, route
+
+    client = await sidecar([endpoint("ok", upstream.url), route("r", ["ok"], default=True)])
+
+    async def dribble():  # the first bytes at once, then nothing for a minute of loop time
+        yield b'{"model": "r", "messages": ['
+        await asyncio.sleep(60)
+        yield b"]}"
+
+    response = await client.post(
+        "/v1/chat/completions", data=dribble(), headers={"Content-Type": "application/json"}
+    )
+    body = await response.json()
+    assert response.status == 408 and body["error"]["code"] == "body_timeout"
+    assert response.headers.get("Connection", "").lower() == "close"
+    assert upstream.requests == {}
+
+
+def test_depth_of_counts_objects_and_arrays_without_recursion() -> None:
+    from switchboard_proxy.server.bodies import depth_of
+
+    assert depth_of({}) == 1 and depth_of({"a": [1, {"b": []}]}) == 4 and depth_of("x") == 0
+    deep: Any = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert depth_of(deep) == 10_001

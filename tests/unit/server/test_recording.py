@@ -112,3 +112,27 @@ async def test_shed_and_budget_refusals_are_counted_as_such(upstream, sidecar) -
     assert codes[0] == 200 and codes[-1] == 429
     metrics = await (await client.get("/metrics")).text()
     assert read_metric(metrics, "switchboard_shed_total", route="r", reason="budget") == codes.count(429)
+
+
+async def test_5_an_unexpected_error_is_counted_as_the_500_it_answers(upstream, sidecar, monkeypatch) -> None:
+    """A bug anywhere in the request path: the answer is a JSON 500 with the request id, no traceback in
+    it, and the metrics and the access log say 500 (they used to say 499, client gone)."""
+    from switchboard_proxy.server import calls
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(calls, "plan", broken)
+    client = await sidecar([endpoint("ok", upstream.url), route("r", ["ok"], default=True)])
+    response = await client.post(
+        "/v1/chat/completions", json={"model": "r", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    body = await response.json()
+    assert response.status == 500 and body["error"]["code"] == "internal_error"
+    assert (
+        response.headers["X-Request-Id"] in body["error"]["message"]
+        and "a bug" not in body["error"]["message"]
+    )
+    metrics = await (await client.get("/metrics")).text()
+    assert read_metric(metrics, "switchboard_requests_total", code="500") == 1
+    assert read_metric(metrics, "switchboard_requests_total", code="499") == 0

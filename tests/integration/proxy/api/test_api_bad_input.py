@@ -7,13 +7,13 @@ sockets) because the SDKs refuse to send most of these.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sidecars import chat_body
 
+from support import rawhttp
 from support.processes import Process
 from support.stack import Reply, Stack, endpoint, http, route, start_proxy, write_resources
 
@@ -208,22 +208,5 @@ def test_unknown_path_is_404_and_wrong_method_is_405(small: Stack) -> None:
 
 def raw_exchange(stack: Stack, request: bytes) -> tuple[int, bytes]:
     """Send raw bytes, read the whole answer (the sidecar closes after an error), return status and body."""
-    host, port = stack.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data or len(data) < _expected_length(data):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-def _expected_length(data: bytes) -> int:
-    head, _, _ = data.partition(b"\r\n\r\n")
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return len(head) + 4 + int(line.split(b":")[1])
-    return len(data) + 1
+    reply = rawhttp.raw_exchange(stack.url, request, timeout=5)
+    return reply.status, reply.body
