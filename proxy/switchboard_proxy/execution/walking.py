@@ -194,6 +194,11 @@ class Walk:
         return ready
 
     def _failed(self, endpoint: EndpointRuntime, failed: AttemptFailed, seconds: float) -> None:
+        # The walk keeps its failures past the attempt, and a traceback holds every frame it passed: the
+        # request body, the prepared payload and, through this frame, the walk itself. That cycle is
+        # freed only by a full collection, which the frozen, high-threshold GC runs rarely, so large
+        # bodies piled up in memory (hundreds of MiB under concurrent large prompts) until it ran.
+        failed.__traceback__ = failed.__context__ = failed.__cause__ = None
         name = endpoint.config.name
         self._note(name, failed.failure, failed.status, seconds)
         self.last_failure[name] = failed

@@ -8,6 +8,8 @@ rendering. What happens below the request (malformed HTTP, slow clients) is conn
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -117,6 +119,24 @@ def settle_memory() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
+    return_large_buffers()
+
+
+# glibc's M_MMAP_THRESHOLD: allocations from this size up get their own mapping, returned on free.
+_M_MMAP_THRESHOLD = -3
+LARGE_BUFFER_BYTES = 128 * 1024
+
+
+def return_large_buffers() -> None:
+    """Give request bodies' memory back to the system when they are freed.
+
+    glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), so after the first
+    large body every later one is carved from the heap, which returns little once fragmented: the RSS
+    then stays at the high-water mark of concurrent large bodies. A fixed threshold keeps each buffer of
+    128 KiB or more in its own mapping. Elsewhere (musl, macOS) this is skipped.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER_BYTES)
 
 
 async def serve(settings: ProxySettings, *, ready: asyncio.Event | None = None) -> None:

@@ -8,6 +8,7 @@ a real aiohttp session; only the upstream is fake (tests/support/fake_upstream.p
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from switchboard_proxy.execution.verdicts import (
     UpstreamError,
     Verdict,
 )
-from switchboard_proxy.execution.walking import Execution
+from switchboard_proxy.execution.walking import Execution, Walk
 from switchboard_proxy.routing import Plan, RouteRequest, plan
 
 pytestmark = pytest.mark.looptime
@@ -259,6 +260,27 @@ async def test_all_failing_fast_is_not_a_deadline(upstream, session) -> None:
     verdict = await run(table, session, deadline_ms=5000)
     assert walk(verdict) == [("error-500", "server-error")]
     assert isinstance(verdict, Degrade) and verdict.trail.fallback_reason == "server-error"
+
+
+async def test_a_finished_walk_is_freed_without_the_garbage_collector(upstream, session) -> None:
+    """A kept failure must not hold its traceback: its frames reach the walk, whose failures reach them
+    (a cycle holding the request body and payload until a full collection, which the sidecar runs rarely)."""
+    table = build_table(
+        upstream.url,
+        ["error-500"],
+        ["context", "large"],
+        policy_spec={"retries": {"attempts": 1, "backoffMs": 1}},
+        endpoint_specs=WINDOWS,
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        verdict = await run(table, session)
+        assert served_by(verdict) == "large" and verdict.trail.sent == 4
+        del verdict
+        assert [thing for thing in gc.get_objects() if isinstance(thing, Walk)] == []
+    finally:
+        gc.enable()
 
 
 async def test_static_degraded_mode_degrades_even_past_the_deadline(upstream, session) -> None:
