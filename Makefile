@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ cluster:  ## build (first run only) and start a control plane and a node (kubele
 
 cluster-down:  ## stop the local cluster: its pods, the node, the control plane; remove what they made
 	tests/cluster/controlplane.sh down
+
+fuzz: $(STAMP)  ## a long fuzzing campaign against a real sidecar: FUZZ_SEED=1 FUZZ_REQUESTS=50000
+	$(BIN)/python tests/fuzz/run.py --seed $(or $(FUZZ_SEED),1) --requests $(or $(FUZZ_REQUESTS),50000)
 
 bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py

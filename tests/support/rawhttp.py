@@ -26,17 +26,33 @@ def raw_exchange(url: str, request: bytes, *, timeout: float = 10.0) -> RawReply
 
 def read_reply(sock: socket.socket) -> RawReply:
     """One final answer (interim 1xx answers, such as 100 Continue, are skipped)."""
-    data = b""
-    while True:
-        if data.startswith(b"HTTP/1.1 1") and b"\r\n\r\n" in data:
-            data = data.partition(b"\r\n\r\n")[2]
-            continue
-        if b"\r\n\r\n" in data and len(data) >= _expected_length(data):
-            break
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    return Replies(sock).next()
+
+
+class Replies:
+    """Answers read off one connection in turn (pipelined answers may come in one read)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.data = b""
+
+    def next(self) -> RawReply:
+        while True:
+            if self.data.startswith(b"HTTP/1.1 1") and b"\r\n\r\n" in self.data:
+                self.data = self.data.partition(b"\r\n\r\n")[2]  # an interim 1xx answer
+                continue
+            if b"\r\n\r\n" in self.data and len(self.data) >= _expected_length(self.data):
+                break
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.data += chunk
+        length = _expected_length(self.data) if b"\r\n\r\n" in self.data else len(self.data)
+        answer, self.data = self.data[: min(length, len(self.data))], self.data[min(length, len(self.data)) :]
+        return _parse(answer)
+
+
+def _parse(data: bytes) -> RawReply:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     if not lines or len(lines[0].split()) < 2:
