@@ -21,6 +21,7 @@ import orjson
 from .answers import Answer
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
 from .leasing import Lease
+from .provider_limits import LimitSignal, read_limit_signal
 from .runtime import EndpointRuntime
 from .streaming import first_event_error, is_comment, iter_events
 from .upstreams import PREPARERS, Call
@@ -39,6 +40,7 @@ class AttemptFailed(Exception):
         body: bytes = b"",
         retry_after: float | None = None,
         detail: str = "",
+        signal: LimitSignal | None = None,
     ) -> None:
         super().__init__(f"{failure} {status or ''} {detail}".strip())
         self.failure = failure
@@ -46,6 +48,7 @@ class AttemptFailed(Exception):
         self.body = body
         self.retry_after = retry_after
         self.detail = detail
+        self.signal = signal  # what the upstream said about its own rate limits
 
 
 @dataclass(eq=False, slots=True)
@@ -65,6 +68,7 @@ class Ready:
     add_usage: bool = False
     lease: Lease | None = None
     answer: Answer | None = None  # what a JSON answer says about itself, once inspected
+    signal: LimitSignal | None = None  # the upstream's word on its own rate limits, if it gave one
 
     def discard(self) -> None:
         """Give back what an answer that will not be served holds (a stream that lost a hedge race)."""
@@ -130,7 +134,14 @@ async def _json_answer(endpoint: EndpointRuntime, response: aiohttp.ClientRespon
         raise AttemptFailed(
             classify_stream_error(document), status=200, body=body, detail="a 200 whose body is an error"
         )
-    return Ready(endpoint, started, asyncio.get_running_loop().time(), body=body, document=document)
+    return Ready(
+        endpoint,
+        started,
+        asyncio.get_running_loop().time(),
+        body=body,
+        document=document,
+        signal=read_limit_signal(response.headers),
+    )
 
 
 def _servable_stream(
@@ -165,6 +176,7 @@ def _servable_stream(
         first_events=first,
         events=events,
         add_usage=add_usage,
+        signal=read_limit_signal(response.headers),
     )
 
 
@@ -189,6 +201,7 @@ async def _failed_status(response: aiohttp.ClientResponse) -> AttemptFailed:
         body=body,
         retry_after=_retry_after(response),
         detail=f"HTTP {response.status}",
+        signal=read_limit_signal(response.headers),
     )
 
 
