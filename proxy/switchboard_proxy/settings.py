@@ -47,7 +47,7 @@ class ProxySettings:
     access_log: bool = True
     log_level: str = "info"
     state_url: str = ""  # redis://HOST:PORT/DB shared by the namespace's sidecars; "" = per sidecar
-    state_timeout_ms: int = 100
+    state_timeout_ms: int = 500
 
     @property
     def source(self) -> str:
@@ -90,8 +90,8 @@ def _add_state_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-timeout-ms",
         type=int,
-        default=100,
-        help="a --state call slower than this counts as Redis being away (default 100)",
+        default=500,
+        help="a --state call slower than this counts as Redis being away (default 500)",
     )
 
 

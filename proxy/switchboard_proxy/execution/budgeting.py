@@ -97,12 +97,17 @@ class BudgetAccount:
         own = self.own_spent + self.own_reserved
         if self.fleet is None:
             return fits(spent=self.own_spent, reserved=self.own_reserved, want=want, limit=self.limit)
+        live = self.fleet.live_sidecars
         if self._fallback_base is None:
             self._fallback_base = own
             self._fallback_room = fallback_allowance(
-                limit=self.limit, fleet_used=max(self.fleet_used, own), live_sidecars=self.fleet.live_sidecars
+                limit=self.limit, fleet_used=max(self.fleet_used, own), live_sidecars=live
             )
-        return own + want - self._fallback_base <= self._fallback_room
+        # Both bounds: its share of what the fleet had left when last seen (which may be a little stale),
+        # and its share of the whole window, which holds however stale that view was.
+        return own + want - self._fallback_base <= self._fallback_room and own + want <= self.limit // max(
+            1, live
+        )
 
     def _hold(self, window: int, want: int) -> Reservation:
         if window == self.window:

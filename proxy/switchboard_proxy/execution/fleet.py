@@ -41,6 +41,7 @@ SIGNAL_SECONDS = 0.5
 RECONNECT_SECONDS = 0.5
 BUDGET_TTL_SLACK_SECONDS = 3600  # a window's key outlives the window by this much
 FAILURES = (RedisError, OSError, TimeoutError)
+POOL_CONNECTIONS = 8
 
 
 def sidecar_id() -> str:
@@ -50,7 +51,7 @@ def sidecar_id() -> str:
 class Fleet:
     """One sidecar's link to the namespace's shared state (see the module docstring)."""
 
-    def __init__(self, url: str, *, timeout_seconds: float = 0.1, me: str | None = None) -> None:
+    def __init__(self, url: str, *, timeout_seconds: float = 0.5, me: str | None = None) -> None:
         self.url = url
         self.me = me or sidecar_id()
         self.timeout_seconds = timeout_seconds
@@ -58,13 +59,17 @@ class Fleet:
         self.is_up = False
         self.live_sidecars = 1  # kept while Redis is away
         self.source: Callable[[], RoutingTable | None] = lambda: None
-        self._client = aioredis.Redis.from_url(
+        # A few connections, shared: under a burst, calls queue for one instead of opening a hundred.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_CONNECTIONS,
+            timeout=timeout_seconds,
             socket_timeout=max(timeout_seconds, 0.05),
             socket_connect_timeout=max(timeout_seconds, 0.05),
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
         )
+        self._client = aioredis.Redis(connection_pool=pool)
         self._scripts = {
             name: self._client.register_script(getattr(fleet_scripts, name))
             for name in (
