@@ -9,17 +9,19 @@ mean seen, which drifts up slowly so that an upstream that really got slower is 
     gradient = clamp(tolerance * no_load / window_mean, 0.5, 1)
     limit    = limit * gradient + headroom          (smoothed, within [1, maxConcurrency])
 
-While latency stays within `tolerance` of no-load the limit grows by a little headroom per window (only
-when the window actually used half the limit: an idle endpoint tells nothing about its knee); once
-requests start queueing upstream, latency rises with the excess and the gradient pulls the limit back to
-about `tolerance` x the upstream's capacity. A window in which the upstream answered 429/503 or timed out
+The no-load latency is measured in probe windows (the first one, and one every `probe_every` windows)
+during which only `probe_limit` attempts may be in flight, as Envoy's filter does: under saturation
+every other window's latency is inflated. While latency stays
+within `tolerance` of no-load it grows by a tenth per window (only when the window actually used half
+the limit: an idle endpoint tells nothing about its knee); once requests start queueing upstream, latency
+rises with the excess and the gradient pulls the limit back to about `tolerance` x the upstream's
+capacity, around which it then moves by a tenth at most. A window in which the upstream answered 429/503 or timed out
 backs off multiplicatively at once (AIMD's decrease). Pure arithmetic and a small state machine with an
 injected clock; the lease feeds it, the gate reads `value`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 MIN_LIMIT = 1.0
@@ -32,7 +34,8 @@ class AdaptiveSettings(NamedTuple):
     smoothing: float = 0.3  # share of the new estimate taken per window
     min_gradient: float = 0.5  # the most one window can shrink the limit by (halving)
     backoff: float = 0.9  # limit x this after a window with a 429/503 or a timeout
-    no_load_drift: float = 0.01  # per window, so a permanently slower upstream is learnt
+    probe_every: int = 60  # windows between two no-load probes (a window at `probe_limit` in flight)
+    probe_limit: int = 3
     window_seconds: float = 0.25  # a window closes after this long once it has `window_samples`
     window_samples: int = 5
     max_window_seconds: float = 2.0  # ... or after this long with any sample at all
@@ -47,8 +50,9 @@ class Window(NamedTuple):
 
 
 def headroom(limit: float) -> float:
-    """The additive increase per window: small next to the limit, so it settles close to the knee."""
-    return max(1.0, math.log10(max(limit, 1.0)))
+    """The increase per window while latency stays at no-load: a tenth of the limit (at least one), so a
+    limit far below the knee gets there in tens of windows, and one at the knee overshoots it by little."""
+    return max(1.0, limit * 0.1)
 
 
 def next_limit(
@@ -69,11 +73,12 @@ def next_limit(
     return min(float(ceiling), max(MIN_LIMIT, smoothed))
 
 
-def next_no_load(no_load_seconds: float, window_mean: float, settings: AdaptiveSettings) -> float:
-    """The lowest window mean seen, drifting up a little per window (pure)."""
-    if no_load_seconds <= 0:
+def next_no_load(no_load_seconds: float, window_mean: float, *, probed: bool) -> float:
+    """A probe window's mean is the no-load latency afresh (an upstream that got slower is learnt);
+    between probes, the lowest window mean seen (pure)."""
+    if probed or no_load_seconds <= 0:
         return window_mean
-    return min(no_load_seconds * (1 + settings.no_load_drift), window_mean)
+    return min(no_load_seconds, window_mean)
 
 
 class AdaptiveLimit:
@@ -82,9 +87,11 @@ class AdaptiveLimit:
     __slots__ = (
         "_count",
         "_max_inflight",
+        "_probing",
         "_pushed_back",
         "_started",
         "_sum",
+        "_windows",
         "ceiling",
         "no_load_seconds",
         "settings",
@@ -94,7 +101,11 @@ class AdaptiveLimit:
     def __init__(self, ceiling: int, *, now: float, settings: AdaptiveSettings | None = None) -> None:
         self.ceiling = ceiling
         self.settings = settings or AdaptiveSettings()
-        self.value = float(ceiling)  # start trusting maxConcurrency; latency pulls it down to the knee
+        self.value = float(ceiling)  # trusted until latency says otherwise
+        # The first window is a probe: a few in flight, so the no-load latency is measured before the
+        # upstream is pushed past its knee (where every latency seen would be inflated already).
+        self._probing = True
+        self._windows = 0
         self.no_load_seconds = 0.0
         self._started = now
         self._count = 0
@@ -104,6 +115,8 @@ class AdaptiveLimit:
 
     @property
     def limit(self) -> int:
+        if self._probing:
+            return max(1, min(int(self.value), self.settings.probe_limit))
         return max(1, int(self.value))
 
     def reconfigure(self, ceiling: int) -> None:
@@ -131,14 +144,17 @@ class AdaptiveLimit:
         mean = self._sum / self._count if self._count else 0.0
         window = Window(mean, self._max_inflight, self._pushed_back)
         if mean > 0 and not self._pushed_back:
-            self.no_load_seconds = next_no_load(self.no_load_seconds, mean, settings)
-        self.value = next_limit(
-            self.value,
-            ceiling=self.ceiling,
-            window=window,
-            no_load_seconds=self.no_load_seconds,
-            settings=settings,
-        )
+            self.no_load_seconds = next_no_load(self.no_load_seconds, mean, probed=self._probing)
+        if not self._probing or self._pushed_back:
+            self.value = next_limit(
+                self.value,
+                ceiling=self.ceiling,
+                window=window,
+                no_load_seconds=self.no_load_seconds,
+                settings=settings,
+            )
+        self._windows += 1
+        self._probing = self._windows % settings.probe_every == 0
         self._started, self._count, self._sum, self._max_inflight = now, 0, 0.0, 0
         self._pushed_back = False
         return True

@@ -80,6 +80,12 @@ class WaitQueue:
         rank = PRIORITY_RANK[priority]
         return sum(len(self._bands[band]) for band in BANDS if PRIORITY_RANK[band] >= rank)
 
+    def is_outranked(self, priority: str) -> bool:
+        """Does more important work than `priority` already wait? Then a newcomer of `priority` would be
+        overtaken by every arrival of that work: it is refused at once rather than queued to no end."""
+        rank = PRIORITY_RANK[priority]
+        return any(self._bands[band] for band in BANDS if PRIORITY_RANK[band] > rank)
+
     def push(self, waiter: Waiter) -> Waiter | None:
         """Queue `waiter`; returns who must be refused to keep the bound: nobody (None), the least
         important waiter that `waiter` replaced, or `waiter` itself."""
