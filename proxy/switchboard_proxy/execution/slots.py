@@ -3,8 +3,9 @@
 An attempt takes a slot at once when its priority's share of the limit has room (the adaptive limit, or
 `maxConcurrency` for routes that turned adaptation off). Otherwise it waits in the endpoint's
 `WaitQueue`, but only if no more important work is waiting already (else it is refused at once: under
-overload sheddable work goes first, then standard) and only if it can still meet its deadline: the expected wait (the waiters ahead of it over
-the rate at which slots free up) plus the endpoint's time to first byte must fit before the deadline,
+overload sheddable work goes first, then standard) and only if it can still meet its deadline: the
+expected wait (the waiters ahead of it over the rate at which slots free up) plus the endpoint's time
+to first byte must fit before the deadline,
 or it is refused at once; a waiter is refused the moment that stops being true, never after its deadline.
 A slot given back goes straight to the queue's head, so nobody barges past a waiter.
 
