@@ -16,8 +16,8 @@ within `tolerance` of no-load it grows by a tenth per window (only when the wind
 the limit: an idle endpoint tells nothing about its knee); once requests start queueing upstream, latency
 rises with the excess and the gradient pulls the limit back to about `tolerance` x the upstream's
 capacity, around which it then moves by a tenth at most. A window in which the upstream answered
-429/503 or timed out backs off multiplicatively at once (AIMD's decrease). Pure arithmetic and a small state machine with an
-injected clock; the lease feeds it, the gate reads `value`.
+429/503 or timed out backs off multiplicatively at once (AIMD's decrease). Pure arithmetic and a
+small state machine with an injected clock; the lease feeds it, the slots read `limit`.
 """
 
 from __future__ import annotations
