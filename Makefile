@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench fuzz clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench spike fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,9 @@ fuzz: $(STAMP)  ## a long fuzzing campaign against a real sidecar: FUZZ_SEED=1 F
 
 bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py
+
+spike: $(STAMP)  ## a 10x traffic spike over three priorities, admission control on and off (bench/README.md)
+	$(BIN)/python bench/spike.py
 
 clean:  ## remove the virtualenv and caches (not the control-plane binaries in ~/.cache/switchboard)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -125,6 +125,10 @@ class AdaptiveLimit:
 
     def sample(self, seconds: float, *, inflight: int, now: float) -> bool:
         """One answered attempt's latency; True when it closed a window (the limit may have moved)."""
+        if self._probing and inflight > self.settings.probe_limit:
+            # Admitted before the probe: its latency is the loaded one. The probe waits for the backlog
+            # to drain (and closes empty after max_window_seconds if it never does).
+            return self._maybe_close(now)
         self._count += 1
         self._sum += seconds
         self._max_inflight = max(self._max_inflight, inflight)
