@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.spike import DEADLINES_MS, ROUTES, SpikeConfig, SpikeResult, run_spike  # noqa: E402
+from support.spike import DEADLINES_MS, ROUTES, SpikeConfig, SpikeResult, run_spike
 
 FULL = SpikeConfig(baseline_seconds=5.0, spike_seconds=10.0, tail_seconds=8.0)
 
