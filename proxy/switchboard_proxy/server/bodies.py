@@ -34,8 +34,11 @@ MAX_DEPTH = 128
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object, or a 4xx saying exactly what is wrong."""
     try:
-        async with asyncio.timeout(BODY_SECONDS):
-            raw = await request.read()
+        if request.content.is_eof():
+            raw = await request.read()  # the whole body came with the head (nearly always): no timer
+        else:
+            async with asyncio.timeout(BODY_SECONDS):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(
             f"request body is larger than {request.client_max_size} bytes", code="request_too_large"
