@@ -17,7 +17,7 @@ import aiohttp
 from ..accounting.metrics import Metrics
 from ..accounting.usage import cost_usd
 from ..routing import Plan
-from ..routing.eligibility import apis_of
+from ..routing.protocols import apis_of
 from .answers import inspect_answer
 from .attempts import AttemptFailed, AttemptLimits, run_attempt
 from .leasing import Lease

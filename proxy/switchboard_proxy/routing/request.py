@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-Api = Literal["chat", "completions", "embeddings", "messages"]
+Api = Literal["chat", "completions", "embeddings", "messages", "responses"]
 Priority = Literal["critical", "standard", "sheddable"]
 
 # Higher number = kept longer under load. A caller may lower its route's priority, never raise it.
