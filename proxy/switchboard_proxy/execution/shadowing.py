@@ -18,7 +18,6 @@ from ..accounting.metrics import Metrics
 from ..accounting.usage import cost_usd
 from ..routing import Plan
 from ..routing.protocols import apis_of
-from .answers import inspect_answer
 from .attempts import AttemptFailed, AttemptLimits, run_attempt
 from .leasing import Lease
 from .outcomes import Refusal
@@ -77,7 +76,8 @@ class Shadows:
             lease.fail(failed.failure)  # a real fault is news about the endpoint, mirrored or not
             self.metrics.shadows.labels(route, name, failed.failure).inc()
             return
-        answer = inspect_answer(call.api, ready.document)
+        answer = ready.answer
+        assert answer is not None  # a JSON answer is inspected where it is read
         lease.succeed(answer.usage)
         self.metrics.shadows.labels(route, name, "success").inc()
         self.metrics.upstream_duration.labels(name).observe(ready.first_byte - ready.started)
