@@ -49,7 +49,7 @@ class Shadows:
         # A shadow never streams: the answer is discarded, only its latency and cost matter.
         body = {**call.body, "stream": False}
         body.pop("stream_options", None)
-        mirrored = Call(call.api, body, False, call.forwarded, call.request_id)
+        mirrored = call._replace(body=body, stream=False)
         task = asyncio.create_task(self._mirror(endpoint, plan, mirrored))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

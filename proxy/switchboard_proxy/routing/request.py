@@ -30,6 +30,7 @@ class RouteRequest(NamedTuple):
     priority: Priority | None = None
     sticky_key: str = ""
     request_id: str = ""
+    session_key: str = ""  # affinity: X-Switchboard-Session, else (for affinity routes) the conversation
 
 
 def effective_priority(route_priority: Priority, requested: Priority | None) -> Priority:

@@ -58,6 +58,7 @@ def build_app(settings: ProxySettings) -> web.Application:
     app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
     app.router.add_post("/v1/completions", openai_api.completions)
     app.router.add_post("/v1/embeddings", openai_api.embeddings)
+    app.router.add_post("/v1/responses", openai_api.responses)
     app.router.add_get("/v1/models", openai_api.models)
     app.router.add_post("/v1/messages", anthropic_api.messages)
     app.router.add_post("/v1/feedback", ops_api.feedback)

@@ -20,8 +20,11 @@ REQUIRED_INPUT: dict[Api, str] = {
     "completions": "prompt",
     "embeddings": "input",
     "messages": "messages",
+    "responses": "input",
 }
-INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "n")
+INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+# Responses API fields the sidecar reads (server-side state decides where the request may go).
+RESPONSES_STRINGS = ("instructions", "previous_response_id")
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def check_body(api: Api, body: dict[str, Any]) -> None:
         raise BadRequest(f"'{required}' is required", code="missing_required_parameter", param=required)
     if api in ("chat", "messages"):
         _check_messages(value, required)
+    elif api == "responses":
+        _check_responses(body, value)
     elif not isinstance(value, str | list):
         raise BadRequest(f"'{required}' must be a string or an array", code="invalid_type", param=required)
     stream = body.get("stream")
@@ -68,6 +73,18 @@ def check_body(api: Api, body: dict[str, Any]) -> None:
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise BadRequest("'stream_options' must be an object", code="invalid_type", param="stream_options")
+
+
+def _check_responses(body: dict[str, Any], value: Any) -> None:
+    if not (isinstance(value, str) or (isinstance(value, list) and value)):
+        raise BadRequest("'input' must be a string or a non-empty array", code="invalid_type", param="input")
+    if isinstance(value, list) and not all(isinstance(item, dict) for item in value):
+        raise BadRequest("'input' items must be objects", code="invalid_type", param="input")
+    for name in RESPONSES_STRINGS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise BadRequest(f"'{name}' must be a string", code="invalid_type", param=name)
+    if body.get("store") is not None and not isinstance(body["store"], bool):
+        raise BadRequest("'store' must be a boolean", code="invalid_type", param="store")
 
 
 def _check_messages(messages: Any, name: str) -> None:

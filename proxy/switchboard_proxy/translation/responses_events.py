@@ -83,28 +83,28 @@ class ChatToResponses:
             self._event("response.in_progress", response=response),
         ]
 
+    def _open_text(self) -> list[Event]:
+        self.text = message_item(f"msg_{self.response_id.removeprefix('resp_')}", "", status="in_progress")
+        index = len(self.output)
+        self.text["output_index"] = index
+        self.output.append(self.text)
+        item = {k: v for k, v in self.text.items() if k != "output_index"} | {"content": []}
+        part = {"type": "output_text", "text": "", "annotations": []}
+        return [
+            self._event("response.output_item.added", output_index=index, item=item),
+            self._event(
+                "response.content_part.added",
+                item_id=self.text["id"],
+                output_index=index,
+                content_index=0,
+                part=part,
+            ),
+        ]
+
     def _text(self, text: str) -> list[Event]:
         self.pieces += 1
-        events: list[Event] = []
-        if self.text is None:
-            self.text = message_item(
-                f"msg_{self.response_id.removeprefix('resp_')}", "", status="in_progress"
-            )
-            index = len(self.output)
-            self.text["output_index"] = index
-            self.output.append(self.text)
-            item = {k: v for k, v in self.text.items() if k != "output_index"} | {"content": []}
-            part = {"type": "output_text", "text": "", "annotations": []}
-            events += [
-                self._event("response.output_item.added", output_index=index, item=item),
-                self._event(
-                    "response.content_part.added",
-                    item_id=self.text["id"],
-                    output_index=index,
-                    content_index=0,
-                    part=part,
-                ),
-            ]
+        events = self._open_text() if self.text is None else []
+        assert self.text is not None
         self.text["content"][0]["text"] += text
         events.append(
             self._event(
@@ -153,6 +153,8 @@ class ChatToResponses:
 
     def _end(self) -> list[Event]:
         events = [] if self.response_id else self._start({})
+        if not self.output:  # an empty answer is one empty message, as in a non-streamed Response
+            events += self._open_text()
         for item in self.output:
             index = item.pop("output_index")
             item["status"] = "completed"
