@@ -256,10 +256,10 @@ def _decode(body: bytes) -> Any:
 
 def _is_error_document(document: Any) -> bool:
     """A 200 whose JSON body is an error object rather than an answer (seen from some gateways)."""
-    return (
-        isinstance(document, dict)
-        and bool(document.get("error"))  # a Response always has `error`: null when it succeeded
-        and not ({"choices", "content", "data", "output"} & document.keys())
+    if not isinstance(document, dict) or not document.get("error"):
+        return False  # a Response always has `error`: null when it succeeded
+    return document.get("status") == "failed" or not (
+        {"choices", "content", "data", "output"} & document.keys()
     )
 
 
