@@ -4,8 +4,9 @@ Request: system and developer messages become `system`; user, assistant and tool
 alternating user/assistant turns (consecutive turns of one role are merged, tool results ride in the
 next user turn as `tool_result` blocks); `tool_calls` become `tool_use` blocks; image parts become image
 blocks (data URLs as base64, others as URL sources); `stop` becomes `stop_sequences`; `max_tokens` is
-required by Messages, so the endpoint's output cap stands in when the caller sets none; temperature is
-clipped to Messages' range 0..1. Answer: text and `tool_use` blocks become the assistant message and its
+required by Messages, so the endpoint's output cap stands in when the caller sets none; the sampling
+parameters (temperature, top_p) stay behind: today's Messages API has none (the anthropic SDK's
+MessageCreateParams lists none). Answer: text and `tool_use` blocks become the assistant message and its
 `tool_calls`; stop reasons and usage (cache reads counted among the prompt tokens) are mapped back.
 """
 
@@ -27,7 +28,7 @@ FINISH_REASONS: dict[str, str] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-PASSED = ("temperature", "top_p", "stream")
+PASSED = ("stream",)
 
 
 def anthropic_request(body: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
@@ -42,8 +43,6 @@ def anthropic_request(body: dict[str, Any], *, max_tokens: int) -> dict[str, Any
     for name in PASSED:
         if name in body and body[name] is not None:
             request[name] = body[name]
-    if isinstance(request.get("temperature"), int | float):
-        request["temperature"] = min(float(request["temperature"]), 1.0)
     stop = body.get("stop")
     if stop:
         request["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)

@@ -34,6 +34,7 @@ class ChatToAnthropic:
         self.pieces = 0
         self.usage: dict[str, Any] | None = None
         self.finish = "stop"
+        self.refused = False
 
     def feed(self, name: str, data: Any) -> list[Event]:
         if data == DONE:
@@ -50,6 +51,9 @@ class ChatToAnthropic:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 events += self._text(str(delta["content"]))
+            if delta.get("refusal"):  # a refusal reads as text, and the message stops as a refusal
+                self.refused = True
+                events += self._text(str(delta["refusal"]))
             for call in delta.get("tool_calls") or ():
                 events += self._tool(call)
             if choice.get("finish_reason"):
@@ -122,15 +126,17 @@ class ChatToAnthropic:
 
     def _end(self) -> list[Event]:
         usage = anthropic_usage(self.usage) if self.usage else self._estimate()
+        reason = "refusal" if self.refused else STOP_REASONS.get(self.finish, "end_turn")
         delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": STOP_REASONS.get(self.finish, "end_turn"), "stop_sequence": None},
+            "delta": {"stop_reason": reason, "stop_sequence": None},
             "usage": usage,
         }
-        if not self.started:  # a stream with nothing in it but its end
-            self.started = True
-            return [self._start({}), ("message_delta", delta), ("message_stop", {"type": "message_stop"})]
-        return [*self._close(), ("message_delta", delta), ("message_stop", {"type": "message_stop"})]
+        events = [] if self.started else [self._start({})]  # a stream with nothing in it but its end
+        self.started = True
+        if not self.blocks:  # an empty answer is one empty text block, as in a non-streamed message
+            events += [*self._open({"type": "text", "text": ""}), *self._close()]
+        return [*events, *self._close(), ("message_delta", delta), ("message_stop", {"type": "message_stop"})]
 
     def _estimate(self) -> dict[str, int]:
         return {

@@ -277,7 +277,10 @@ def responses_usage(usage: Any) -> dict[str, Any]:
     completion = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": cached if isinstance(cached, int) else 0},
+        "input_tokens_details": {
+            "cached_tokens": cached if isinstance(cached, int) else 0,
+            "cache_write_tokens": 0,
+        },
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,

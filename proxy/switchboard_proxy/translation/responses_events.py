@@ -66,6 +66,8 @@ class ChatToResponses:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 events += self._text(str(delta["content"]))
+            if delta.get("refusal"):
+                events += self._refusal(str(delta["refusal"]))
             for call in delta.get("tool_calls") or ():
                 events += self._call(call)
             if choice.get("finish_reason"):
@@ -83,13 +85,17 @@ class ChatToResponses:
             self._event("response.in_progress", response=response),
         ]
 
-    def _open_text(self) -> list[Event]:
-        self.text = message_item(f"msg_{self.response_id.removeprefix('resp_')}", "", status="in_progress")
+    def _open_text(self, *, refusal: bool = False) -> list[Event]:
+        item_id = f"msg_{self.response_id.removeprefix('resp_')}"
+        self.text = message_item(item_id, "", refusal=" " if refusal else None, status="in_progress")
+        part = self.text["content"][0]
+        if refusal:
+            part["refusal"] = ""
         index = len(self.output)
         self.text["output_index"] = index
         self.output.append(self.text)
         item = {k: v for k, v in self.text.items() if k != "output_index"} | {"content": []}
-        part = {"type": "output_text", "text": "", "annotations": []}
+        part = {"type": "output_text", "text": "", "annotations": []} if not refusal else dict(part)
         return [
             self._event("response.output_item.added", output_index=index, item=item),
             self._event(
@@ -101,10 +107,23 @@ class ChatToResponses:
             ),
         ]
 
+    def _refusal(self, text: str) -> list[Event]:
+        self.pieces += 1
+        events = self._open_text(refusal=True) if self.text is None else []
+        assert self.text is not None
+        part = self.text["content"][0]
+        if part["type"] != "refusal":
+            return events  # a refusal after text: the text stands
+        part["refusal"] += text
+        fields = {"item_id": self.text["id"], "output_index": self.text["output_index"], "content_index": 0}
+        return [*events, self._event("response.refusal.delta", **fields, delta=text)]
+
     def _text(self, text: str) -> list[Event]:
         self.pieces += 1
         events = self._open_text() if self.text is None else []
         assert self.text is not None
+        if self.text["content"][0]["type"] != "output_text":
+            return events  # text after a refusal: the refusal stands
         self.text["content"][0]["text"] += text
         events.append(
             self._event(
@@ -160,15 +179,14 @@ class ChatToResponses:
             item["status"] = "completed"
             if item["type"] == "message":
                 part = item["content"][0]
+                fields = {"item_id": item["id"], "output_index": index, "content_index": 0}
+                done = (
+                    self._event("response.refusal.done", **fields, refusal=part["refusal"])
+                    if part["type"] == "refusal"
+                    else self._event("response.output_text.done", **fields, text=part["text"], logprobs=[])
+                )
                 events += [
-                    self._event(
-                        "response.output_text.done",
-                        item_id=item["id"],
-                        output_index=index,
-                        content_index=0,
-                        text=part["text"],
-                        logprobs=[],
-                    ),
+                    done,
                     self._event(
                         "response.content_part.done",
                         item_id=item["id"],
