@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import aiohttp
 
 from ..routing import Attempt, Plan
-from .answers import inspect_answer
 from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
 from .classify import NOT_ENDPOINT_FAULTS, Failure
 from .hedging import race
@@ -187,7 +186,7 @@ class Walk:
             ready.lease = lease  # the stream body owns it from here
         else:
             endpoint.latency_ms.add((ready.first_byte - ready.started) * 1000)
-            ready.answer = inspect_answer(self.run.call.api, ready.document)
+            assert ready.answer is not None  # a JSON answer is inspected where it is read
             lease.succeed(ready.answer.usage)
             lease.close()
         self._note(endpoint.config.name, Ended.SUCCESS, 200, self.loop.time() - started)

@@ -57,6 +57,7 @@ def build_app(settings: ProxySettings) -> web.Application:
         ("POST", "/v1/chat/completions", openai_api.chat_completions),
         ("POST", "/v1/completions", openai_api.completions),
         ("POST", "/v1/embeddings", openai_api.embeddings),
+        ("POST", "/v1/responses", openai_api.responses),
         ("POST", "/v1/messages", anthropic_api.messages),
         ("POST", "/v1/feedback", ops_api.feedback),
         ("GET", "/v1/models", openai_api.models),
