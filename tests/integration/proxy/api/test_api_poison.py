@@ -155,10 +155,12 @@ def test_7_shadows_only_of_served_requests_and_in_the_shadows_protocol(poison: S
     # A served chat call whose shadow serves only embeddings: skipped, and counted as such.
     poison.openai().chat.completions.create(model="chat-shadowed-by-embeddings", messages=HELLO)
     wait_until(
-        lambda: poison.metric(
-            "switchboard_shadow_requests_total", route="chat-shadowed-by-embeddings", outcome="unservable"
-        )
-        == 1,
+        lambda: (
+            poison.metric(
+                "switchboard_shadow_requests_total", route="chat-shadowed-by-embeddings", outcome="unservable"
+            )
+            == 1
+        ),
         timeout=5,
         what="the unservable shadow to be counted",
     )
