@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench spike fuzz clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down model peer bench spike fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,11 +46,17 @@ cluster-down:  ## stop the local cluster: its pods, the node, the control plane;
 fuzz: $(STAMP)  ## a long fuzzing campaign against a real sidecar: FUZZ_SEED=1 FUZZ_REQUESTS=50000
 	$(BIN)/python tests/fuzz/run.py --seed $(or $(FUZZ_SEED),1) --requests $(or $(FUZZ_REQUESTS),50000)
 
-bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)
+model:  ## the real model of the test suite: llama-cpp-python (portable wheel, cached) and Gemma 3 270M
+	tests/realmodel/install.sh
+
+peer:  ## the benchmark's peer: a pinned LiteLLM proxy in its own virtualenv (.venv-litellm)
+	bench/litellm/install.sh
+
+bench: $(STAMP) peer  ## proxy vs direct vs bare aiohttp pass-through vs LiteLLM, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py
 
 spike: $(STAMP)  ## a 10x traffic spike over three priorities, admission control on and off (bench/README.md)
 	$(BIN)/python bench/spike.py
 
-clean:  ## remove the virtualenv and caches (not the control-plane binaries in ~/.cache/switchboard)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean:  ## remove the virtualenvs and caches (not the binaries, wheels and weights in ~/.cache/switchboard)
+	rm -rf $(VENV) .venv-model .venv-litellm .pytest_cache .mypy_cache .ruff_cache .hypothesis

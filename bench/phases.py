@@ -16,7 +16,7 @@ from driver import LoadGenerator
 from procstat import core_busy, core_ticks, cpu_seconds, rss_mb
 from targets import FAST_BODY, STREAM_BODY, Targets
 
-TARGETS = ("direct", "passthrough", "proxy")
+TARGETS = ("direct", "passthrough", "proxy")  # and "litellm" when the peer runs: Targets.names
 REPLY_MARGIN_S = 60.0  # beyond a command's own duration: warm-up plus the slowest request's timeout
 
 
@@ -80,12 +80,13 @@ def _open_rounds(
     seconds: float,
 ) -> dict[str, dict[str, Any]]:
     """Open-loop samples per target, pooled over `cfg.rounds` rounds in alternating target order."""
+    names = targets.names
     pooled: dict[str, dict[str, Any]] = {
-        n: {"latencies_ms": [], "ttfb_ms": [], "errors": 0, "lag_p99_ms": 0.0} for n in TARGETS
+        n: {"latencies_ms": [], "ttfb_ms": [], "errors": 0, "lag_p99_ms": 0.0} for n in names
     }
     count = max(1, round(rate * seconds / cfg.rounds))
     for index in range(cfg.rounds):
-        for name in TARGETS if index % 2 == 0 else TARGETS[::-1]:
+        for name in names if index % 2 == 0 else names[::-1]:
             reply = _open(gen, targets.url(name), body, rate=rate, count=count, warmup=cfg.warmup)
             into = pooled[name]
             into["latencies_ms"] += reply["latencies_ms"]
@@ -99,7 +100,7 @@ def _open_rounds(
 def _compare(samples: dict[str, list[float]], pooled: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Quantiles per target, what each proxy adds over direct, and proxy-added / passthrough-added."""
     result: dict[str, Any] = {"targets": {}}
-    for name in TARGETS:
+    for name in samples:
         values = samples[name]
         result["targets"][name] = {
             "n": len(values),
@@ -110,13 +111,19 @@ def _compare(samples: dict[str, list[float]], pooled: dict[str, dict[str, Any]])
             "generator_lag_p99_ms": pooled[name]["lag_p99_ms"],
         }
     direct = result["targets"]["direct"]
-    for name in ("passthrough", "proxy"):
+    for name in samples:
+        if name == "direct":
+            continue
         own = result["targets"][name]
         own["added_p50_ms"] = own["p50_ms"] - direct["p50_ms"]
         own["added_p99_ms"] = own["p99_ms"] - direct["p99_ms"]
     proxy, passthrough = result["targets"]["proxy"], result["targets"]["passthrough"]
     result["ratio_p50"] = ratio(proxy["added_p50_ms"], passthrough["added_p50_ms"])
     result["ratio_p99"] = ratio(proxy["added_p99_ms"], passthrough["added_p99_ms"])
+    if "litellm" in result["targets"]:  # what LiteLLM adds, in multiples of what the sidecar adds
+        litellm = result["targets"]["litellm"]
+        result["litellm_vs_proxy_p50"] = ratio(litellm["added_p50_ms"], proxy["added_p50_ms"])
+        result["litellm_vs_proxy_p99"] = ratio(litellm["added_p99_ms"], proxy["added_p99_ms"])
     return result
 
 
@@ -125,7 +132,7 @@ def latency(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict[str,
     results: dict[str, Any] = {}
     for rate in cfg.rates:
         pooled = _open_rounds(gen, targets, cfg, body=FAST_BODY, rate=rate, seconds=cfg.latency_seconds)
-        results[f"{rate:g}"] = _compare({n: pooled[n]["latencies_ms"] for n in TARGETS}, pooled)
+        results[f"{rate:g}"] = _compare({n: pooled[n]["latencies_ms"] for n in targets.names}, pooled)
     return results
 
 
@@ -134,7 +141,7 @@ def ttfb(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict[str, An
     pooled = _open_rounds(
         gen, targets, cfg, body=STREAM_BODY, rate=cfg.stream_rate, seconds=cfg.stream_seconds
     )
-    result = _compare({n: pooled[n]["ttfb_ms"] for n in TARGETS}, pooled)
+    result = _compare({n: pooled[n]["ttfb_ms"] for n in targets.names}, pooled)
     result["rate"] = cfg.stream_rate
     return result
 
@@ -148,7 +155,7 @@ def _closed(
 
 
 def _process_of(targets: Targets, name: str) -> int:
-    return {"direct": targets.sim, "passthrough": targets.passthrough, "proxy": targets.proxy}[name].pid
+    return targets.process(name).pid
 
 
 def throughput(
@@ -160,9 +167,10 @@ def throughput(
     `core_busy` is how busy the proxies' core was, counting every process on the machine: during the
     direct run our proxies are idle, so what it shows there is other tenants' load on that core.
     """
-    tally = {n: {"completed": 0, "errors": 0, "seconds": 0.0, "cpu_s": 0.0, "core": 0.0} for n in TARGETS}
+    names = targets.names
+    tally = {n: {"completed": 0, "errors": 0, "seconds": 0.0, "cpu_s": 0.0, "core": 0.0} for n in names}
     for index in range(cfg.rounds):
-        for name in TARGETS if index % 2 == 0 else TARGETS[::-1]:
+        for name in names if index % 2 == 0 else names[::-1]:
             pid = _process_of(targets, name)
             seconds = cfg.throughput_seconds / cfg.rounds
             _closed(gen, targets.url(name), concurrency=cfg.concurrency, seconds=1, requests=cfg.warmup)
@@ -182,15 +190,17 @@ def throughput(
             "busy": seen["cpu_s"] / seconds,
             "core_busy": seen["core"] / seconds if proxy_cores else None,
         }
-    rps = {n: result["targets"][n]["rps"] for n in TARGETS}
+    rps = {n: result["targets"][n]["rps"] for n in names}
     result["ratio"] = ratio(rps["proxy"], rps["passthrough"])
+    if "litellm" in rps:
+        result["proxy_vs_litellm"] = ratio(rps["proxy"], rps["litellm"])
     return result
 
 
 def cpu_per_1000(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict[str, Any]:
     """4. CPU seconds (user + system) the serving process spends per 1,000 non-streamed requests."""
     result: dict[str, Any] = {"requests": cfg.cpu_requests, "concurrency": cfg.concurrency, "targets": {}}
-    for name in TARGETS:
+    for name in targets.names:
         pid = _process_of(targets, name)
         before = cpu_seconds(pid)
         reply = _closed(
@@ -203,8 +213,10 @@ def cpu_per_1000(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict
             "completed": done,
             "errors": reply["errors"],
         }
-    per = {n: result["targets"][n]["cpu_s_per_1000"] for n in TARGETS}
+    per = {n: result["targets"][n]["cpu_s_per_1000"] for n in targets.names}
     result["ratio"] = ratio(per["proxy"], per["passthrough"])
+    if "litellm" in per:
+        result["litellm_vs_proxy"] = ratio(per["litellm"], per["proxy"])
     return result
 
 
@@ -223,4 +235,5 @@ def rss(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict[str, Any
         "proxy_rss_after_mb": rss_mb(targets.proxy.pid),
         "passthrough_rss_mb": rss_mb(targets.passthrough.pid),
         "sim_rss_mb": rss_mb(targets.sim.pid),
+        "litellm_rss_mb": rss_mb(targets.litellm.pid) if targets.litellm else None,
     }

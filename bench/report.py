@@ -18,6 +18,7 @@ TARGET_NAMES = {
     "direct": "direct (no proxy)",
     "passthrough": "bare aiohttp pass-through",
     "proxy": "switchboard-proxy",
+    "litellm": "LiteLLM proxy (1 worker)",
 }
 
 
@@ -104,7 +105,37 @@ def _comparison(section: dict[str, Any], unit: str) -> list[list[str]]:
             "",
         ]
     )
+    if "litellm_vs_proxy_p50" in section:
+        rows.append(
+            [
+                f"**ratio LiteLLM-added / proxy-added** ({unit})",
+                "",
+                "",
+                "",
+                _fmt(section["litellm_vs_proxy_p50"]),
+                _fmt(section["litellm_vs_proxy_p99"]),
+                "",
+            ]
+        )
     return rows
+
+
+def peer_summary(results: dict[str, Any]) -> list[str]:
+    """One line with the ratios Switchboard vs LiteLLM, when the peer ran."""
+    latency = results.get("latency", {}).get("200", {})
+    if "litellm_vs_proxy_p50" not in latency:
+        return []
+    parts = [
+        f"LiteLLM adds {_fmt(latency['litellm_vs_proxy_p50'])}x the sidecar's added p50 latency at 200 req/s",
+        f"{_fmt(results.get('ttfb', {}).get('litellm_vs_proxy_p99'))}x its streaming TTFB overhead at p99",
+        f"the sidecar serves {_fmt(results.get('throughput', {}).get('proxy_vs_litellm'))}x LiteLLM's "
+        "saturated req/s on one core",
+        f"LiteLLM spends {_fmt(results.get('cpu', {}).get('litellm_vs_proxy'))}x its CPU per request",
+    ]
+    rss = results.get("rss", {})
+    if rss.get("litellm_rss_mb"):
+        parts.append(f"RSS {rss['proxy_rss_after_mb']:.0f} MiB vs {rss['litellm_rss_mb']:.0f} MiB")
+    return ["**Switchboard vs LiteLLM:** " + "; ".join(parts) + ".", ""]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -123,6 +154,7 @@ def markdown(results: dict[str, Any]) -> str:
         ],
     )
     out += noise_warning(results)
+    out += peer_summary(results)
     latency_header = ["target", "requests", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "errors"]
     for rate, section in results.get("latency", {}).items():
         out += [f"**1. Non-streamed latency at {rate} req/s** (open loop)", ""]
@@ -161,6 +193,8 @@ def markdown(results: dict[str, Any]) -> str:
             for n, d in section["targets"].items()
         ]
         rows.append(["**ratio proxy / pass-through**", _fmt(section["ratio"]), "", "", ""])
+        if "proxy_vs_litellm" in section:
+            rows.append(["**ratio proxy / LiteLLM**", _fmt(section["proxy_vs_litellm"]), "", "", ""])
         out += _table(["target", "req/s", "busy", "proxy core busy", "errors"], rows)
     if "cpu" in results:
         section = results["cpu"]
@@ -174,6 +208,8 @@ def markdown(results: dict[str, Any]) -> str:
             for n, d in section["targets"].items()
         ]
         rows.append(["**ratio proxy / pass-through**", _fmt(section["ratio"]), ""])
+        if "litellm_vs_proxy" in section:
+            rows.append(["**ratio LiteLLM / proxy**", _fmt(section["litellm_vs_proxy"]), ""])
         out += _table(["serving process", "CPU s / 1,000 req", "errors"], rows)
     if "rss" in results:
         r = results["rss"]
@@ -183,6 +219,8 @@ def markdown(results: dict[str, Any]) -> str:
             ["bare aiohttp pass-through", "", f"{r['passthrough_rss_mb']:.1f}"],
             ["switchboard-sim", "", f"{r['sim_rss_mb']:.1f}"],
         ]
+        if r.get("litellm_rss_mb") is not None:
+            rows.append([TARGET_NAMES["litellm"], "", f"{r['litellm_rss_mb']:.1f}"])
         out += _table(
             [
                 "process",

@@ -6,6 +6,7 @@ Python proxy") and the load generator in its own process (bench/loadgen.py). Wit
 sidecar and the pass-through run on the second CPU and everything else on the first, so the proxies under
 test never compete with the load for a core.
 
+LiteLLM's proxy, the peer, is a fourth target in the same run (bench/peers.py; --no-peer leaves it out).
 Phases, in one run: 1. added latency at fixed rates; 2. streaming time-to-first-byte overhead;
 3. saturated throughput; 4. CPU per 1,000 requests; 5. RSS after many requests; 6. profiles of the
 sidecar under load.
@@ -64,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"where results go (default {RESULTS.relative_to(REPO)})",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when an acceptance check is not met")
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="leave out the LiteLLM proxy (installed on first use by bench/litellm/install.sh)",
+    )
     return parser.parse_args(argv)
 
 
@@ -97,7 +103,7 @@ def run_phases(args: argparse.Namespace, config: phases.BenchConfig, cores: Core
     args.output_dir.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="switchboard-bench-") as work,
-        running_targets(Path(work), cores) as targets,
+        running_targets(Path(work), cores, peer=not args.no_peer) as targets,
     ):
         gen = LoadGenerator(cores.load)
         try:
@@ -164,10 +170,11 @@ def failed_requests(results: dict[str, Any]) -> list[str]:
             counts.append((f"latency@{rate}/{target}", data["errors"], data["n"]))
     if "rss" in results:
         counts.append(("rss/proxy", results["rss"]["errors"], results["rss"]["requests"]))
+    # The peer timing out at a rate it cannot sustain is a measurement (in its table), not a broken run.
     return [
         f"{where}: {failed} of {failed + done} requests failed"
         for where, failed, done in counts
-        if failed > ERROR_SHARE_MAX * max(1, failed + done)
+        if failed > ERROR_SHARE_MAX * max(1, failed + done) and not where.endswith("/litellm")
     ]
 
 

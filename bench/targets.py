@@ -1,6 +1,7 @@
-"""The three ways to reach the same upstream: direct to switchboard-sim, via the bare aiohttp
-pass-through, and via the sidecar; all real processes on 127.0.0.1, started with the integration tests'
-helpers (`tests/support/stack.py`) so the benchmark runs exactly what the tests run.
+"""The ways to reach the same upstream: direct to switchboard-sim, via the bare aiohttp pass-through, via
+the sidecar and (unless left out) via the LiteLLM proxy, the peer (`peers.py`); all real processes on
+127.0.0.1, started with the integration tests' helpers (`tests/support/stack.py`) so the benchmark runs
+exactly what the tests run.
 
 The sim serves two models: `bench-fast` (no time to first token, instant tokens: all that remains of a
 request's latency is the HTTP path being measured) and `bench-stream` (a streamed answer whose first token
@@ -49,17 +50,33 @@ PROXY_ARGS = ("--poll-seconds", "1")
 
 @dataclass
 class Targets:
-    """Running sim, pass-through and sidecar; `url(name)` is the chat completions URL of each."""
+    """Running sim, pass-through, sidecar and peer; `url(name)` is the chat completions URL of each."""
 
     sim: Process
     passthrough: Process
     proxy: Process
     resources: Path
     extra: list[Process] = field(default_factory=list)
+    litellm: Process | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The targets measured, in the tables' order."""
+        return ("direct", "passthrough", "proxy", *(("litellm",) if self.litellm else ()))
+
+    def process(self, name: str) -> Process:
+        found = {
+            "direct": self.sim,
+            "passthrough": self.passthrough,
+            "proxy": self.proxy,
+            "litellm": self.litellm,
+        }
+        process = found[name]
+        assert process is not None, name
+        return process
 
     def url(self, name: str) -> str:
-        process = {"direct": self.sim, "passthrough": self.passthrough, "proxy": self.proxy}[name]
-        return process.base_url + CHAT_PATH
+        return self.process(name).base_url + CHAT_PATH
 
     def proxy_requests_served(self) -> float:
         """Requests the sidecar has answered with 200 since it started (its own Prometheus counter)."""
@@ -67,7 +84,13 @@ class Targets:
         return read_metric(text, "switchboard_requests_total", code="200")
 
     def processes(self) -> list[Process]:
-        return [self.proxy, self.passthrough, self.sim, *self.extra]
+        return [
+            self.proxy,
+            self.passthrough,
+            self.sim,
+            *([self.litellm] if self.litellm else []),
+            *self.extra,
+        ]
 
 
 def write_bench_resources(directory: Path, sim_url: str) -> Path:
@@ -103,8 +126,9 @@ def start_profiled_proxy(resources: Path, session_file: Path) -> Process:
 
 
 @contextlib.contextmanager
-def running_targets(work_dir: Path, cores: Cores) -> Iterator[Targets]:
-    """Start sim, pass-through and sidecar (pinned per `cores`); stop them and remove their logs after."""
+def running_targets(work_dir: Path, cores: Cores, *, peer: bool = True) -> Iterator[Targets]:
+    """Start sim, pass-through, sidecar and (with `peer`) LiteLLM, pinned per `cores`; stop them and
+    remove their logs after."""
     started: list[Process] = []
     keep_logs = False
     try:
@@ -118,7 +142,14 @@ def running_targets(work_dir: Path, cores: Cores) -> Iterator[Targets]:
         proxy = start_proxy(resources=resources, args=PROXY_ARGS)
         started.append(proxy)
         pin(proxy.pid, cores.proxy)
-        targets = Targets(sim, passthrough, proxy, resources, extra=started[3:])
+        litellm = None
+        if peer:
+            from peers import start_litellm  # imports targets: not at the top
+
+            litellm = start_litellm(work_dir, sim.base_url)
+            started.append(litellm)
+            pin(litellm.pid, cores.proxy)
+        targets = Targets(sim, passthrough, proxy, resources, litellm=litellm)
         yield targets
         started = targets.processes()
     except BaseException:

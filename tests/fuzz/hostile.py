@@ -24,6 +24,7 @@ APIS = {
     "/v1/completions": "completions",
     "/v1/embeddings": "embeddings",
     "/v1/messages": "messages",
+    "/v1/responses": "responses",
 }
 ROUTES = ["chat", "tab-completion", "edit", "agent", "claude", "embeddings", "no-such-route"]
 HINTS = [
@@ -32,6 +33,7 @@ HINTS = [
     "X-Switchboard-User",
     "X-Switchboard-Priority",
     "X-Switchboard-Deadline-Ms",
+    "X-Switchboard-Session",
     "X-Request-Id",
     "anthropic-version",
     "anthropic-beta",
@@ -54,6 +56,11 @@ FIELDS = [
     "metadata",
     "temperature",
     "stop",
+    "instructions",
+    "previous_response_id",
+    "store",
+    "background",
+    "max_output_tokens",
 ]
 
 
@@ -94,9 +101,9 @@ def plausible(path: str, route: str, stream: bool, text: str = "") -> dict[str, 
         body["max_tokens"] = 16
     if api == "completions":
         body["prompt"] = prompt
-    if api == "embeddings":
+    if api in ("embeddings", "responses"):
         body["input"] = prompt
-    elif stream:
+    if api != "embeddings" and stream:
         body["stream"] = True
     return body
 

@@ -20,7 +20,12 @@ Models:
   is an error document), `created-201` (a 2xx that is no answer);
 - `no-done`: a stream that ends cleanly without `data: [DONE]`;
 - `echo-key`: a 400 whose message quotes the request's key header, as some servers do;
+- `no-usage`: a JSON answer without usage (streams of this fake never carry usage anyway);
 - anything else: a normal answer (JSON, or a stream of two content chunks, a finish chunk and [DONE]).
+
+On `/responses` (the Responses API) streams are typed events: `responses-error` sends response.created
+and response.in_progress, then an `error` event; `responses-failed` the same with response.failed;
+`responses-fails-after-output` a text delta, then response.failed; anything else a whole stream.
 """
 
 from __future__ import annotations
@@ -114,6 +119,8 @@ class FakeUpstream:
         failure = _failure(model, headers, self.requests[model])
         if failure is not None:
             return failure
+        if request.path.endswith("/responses"):
+            return await _responses(request, model, stream)
         if model == "first-event-error" and stream:
             return await _sse(request, [b'data: {"error": {"message": "busy", "type": "server_error"}}\n\n'])
         if model == "json-error-200":
@@ -124,9 +131,64 @@ class FakeUpstream:
         status = 201 if model == "created-201" else 200
         if stream:
             return await _sse(request, _chunks(model, done=model != "no-done"), status=status)
+        completion = _completion(model)
+        if model == "no-usage":
+            del completion["usage"]
+        return web.Response(status=status, body=orjson.dumps(completion), content_type="application/json")
+
+
+def _response(model: str, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
+    usage = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4} if status == "completed" else None
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 0,
+        "status": status,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "error": {"code": "server_error", "message": "busy"} if status == "failed" else None,
+        "usage": usage,
+    }
+
+
+def _event(kind: str, number: int, **fields: Any) -> bytes:
+    data = {"type": kind, "sequence_number": number, **fields}
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def _responses(request: web.Request, model: str, stream: bool) -> web.StreamResponse:
+    item = {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant"}
+    item["content"] = [{"type": "output_text", "text": "hi", "annotations": []}]
+    if not stream:
         return web.Response(
-            status=status, body=orjson.dumps(_completion(model)), content_type="application/json"
+            body=orjson.dumps(_response(model, "completed", [item])), content_type="application/json"
         )
+    head = [
+        _event(k, n, response=_response(model, "in_progress", []))
+        for n, k in enumerate(("response.created", "response.in_progress"))
+    ]
+    if model == "responses-error":
+        return await _sse(
+            request, [*head, _event("error", 2, code="server_error", message="busy", param=None)]
+        )
+    if model == "responses-failed":
+        return await _sse(
+            request, [*head, _event("response.failed", 2, response=_response(model, "failed", []))]
+        )
+    delta = _event(
+        "response.output_text.delta", 2, item_id="msg_fake", output_index=0, content_index=0, delta="hi"
+    )
+    if model == "responses-fails-after-output":
+        return await _sse(
+            request, [*head, delta, _event("response.failed", 3, response=_response(model, "failed", []))]
+        )
+    return await _sse(
+        request,
+        [*head, delta, _event("response.completed", 3, response=_response(model, "completed", [item]))],
+    )
 
 
 def _failure(model: str, headers: dict[str, str], count: int) -> web.Response | None:

@@ -57,14 +57,14 @@ def test_validate_refuses_the_renamed_on_field_naming_triggers(name: str) -> Non
 
 def test_validate_warns_about_route_parts_that_serve_none_of_its_apis(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
-        "apiVersion: switchboard.dev/v1alpha1\nkind: ModelEndpoint\nmetadata: {name: chat}\n"
-        "spec: {url: 'http://127.0.0.1:1/v1', model: m}\n---\n"
+        "apiVersion: switchboard.dev/v1alpha1\nkind: ModelEndpoint\nmetadata: {name: embed}\n"
+        "spec: {url: 'http://127.0.0.1:1/v1', model: m, capabilities: [embeddings]}\n---\n"
         "apiVersion: switchboard.dev/v1alpha1\nkind: ModelEndpoint\nmetadata: {name: claude}\n"
         "spec: {provider: anthropic, url: 'http://127.0.0.1:1/v1', model: c}\n---\n"
         "apiVersion: switchboard.dev/v1alpha1\nkind: FallbackPolicy\nmetadata: {name: p}\n"
         "spec: {chain: [claude]}\n---\n"
         "apiVersion: switchboard.dev/v1alpha1\nkind: ModelRoute\nmetadata: {name: r}\n"
-        "spec: {targets: [{endpoint: chat}], fallbackPolicy: p, shadow: {endpoint: claude, percent: 5}}\n"
+        "spec: {targets: [{endpoint: embed}], fallbackPolicy: p, shadow: {endpoint: claude, percent: 5}}\n"
     )
     result = run("validate", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -72,7 +72,7 @@ def test_validate_warns_about_route_parts_that_serve_none_of_its_apis(tmp_path: 
         "warning:" in result.stderr
         and "ModelRoute/r: spec.fallbackPolicy: chain entry claude" in result.stderr
     )
-    assert "ModelRoute/r: spec.shadow.endpoint: claude serves none of chat, completions" in result.stderr
+    assert "ModelRoute/r: spec.shadow.endpoint: claude serves none of embeddings" in result.stderr
 
 
 def test_validate_reports_every_problem_of_a_directory(tmp_path: Path) -> None:

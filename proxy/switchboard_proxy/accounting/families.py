@@ -66,6 +66,9 @@ class CounterFamily:
             child = self._children[values] = CounterChild()
         return child
 
+    def children(self) -> Iterator[tuple[tuple[str, ...], CounterChild]]:
+        return iter(list(self._children.items()))
+
     def family(self) -> Metric:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
         for values, child in self._children.items():

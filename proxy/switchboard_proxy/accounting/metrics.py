@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from .families import CounterChild, Families
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-TOKEN_KINDS = ("prompt", "completion", "cached")  # the order of Usage's fields
+TOKEN_KINDS = ("prompt", "completion", "cached", "cache_write")  # the order of Usage's fields
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -113,6 +113,29 @@ class LiveStateCollector(Collector):
         yield from (spent, remaining)
 
 
+class CachedShareCollector(Collector):
+    """`switchboard_cached_token_share{endpoint}`: cached prompt tokens / prompt tokens, over every route,
+    worked out from the token counters when Prometheus scrapes (how well affinity keeps prompt caches)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        share = GaugeMetricFamily(
+            "switchboard_cached_token_share",
+            "Share of the endpoint's prompt tokens read from its prompt cache (0..1).",
+            labels=["endpoint"],
+        )
+        totals: dict[str, list[float]] = {}
+        for (_, endpoint, kind), child in self.metrics.tokens.children():
+            if kind in ("prompt", "cached"):
+                totals.setdefault(endpoint, [0.0, 0.0])[kind == "cached"] += child.value
+        for endpoint, (prompt, cached) in sorted(totals.items()):
+            if prompt:
+                share.add_metric([endpoint], cached / prompt)
+        yield share
+
+
 class Series:
     """The children that requests of one (route, variant, endpoint) update, each looked up once: a request
     then pays an attribute read per update instead of building a label tuple and hashing it."""
@@ -120,6 +143,7 @@ class Series:
     __slots__ = (
         "cost",
         "duration",
+        "estimated",
         "finishes",
         "labels",
         "metrics",
@@ -136,6 +160,9 @@ class Series:
         self.success = metrics.attempts.labels(route, endpoint, "success")
         self.upstream = metrics.upstream_duration.labels(endpoint)
         self.tokens = tuple(metrics.tokens.labels(route, endpoint, kind) for kind in TOKEN_KINDS)
+        self.estimated = tuple(
+            metrics.tokens_estimated.labels(route, endpoint, kind) for kind in TOKEN_KINDS[:2]
+        )
         self.cost = metrics.cost.labels(route, variant, endpoint)
         self.ttft = metrics.ttft.labels(route, variant, endpoint)
         self.requests: dict[int, CounterChild] = {}  # by status code, filled as codes occur
@@ -169,6 +196,7 @@ class Metrics:
         self._declare_config()
         self.live = LiveStateCollector()
         self.registry.register(self.live)
+        self.registry.register(CachedShareCollector(self))
 
     def _declare_traffic(self, per_request: Families) -> None:
         self.requests = per_request.counter(
@@ -206,8 +234,19 @@ class Metrics:
         )
         self.tokens = per_request.counter(
             "switchboard_tokens_total",
-            "Tokens reported by upstreams (kind: prompt, completion, cached).",
+            "Tokens reported by upstreams, or estimated when they report none (kind: prompt, completion, "
+            "cached, cache_write).",
             ["route", "endpoint", "kind"],
+        )
+        self.tokens_estimated = per_request.counter(
+            "switchboard_tokens_estimated_total",
+            "Tokens the sidecar counted because the upstream reported none (kind: prompt, completion).",
+            ["route", "endpoint", "kind"],
+        )
+        self.affinity = per_request.counter(
+            "switchboard_affinity_total",
+            "Requests of routes with session affinity: hit (the session's endpoint was eligible) or moved.",
+            ["route", "result"],
         )
         self.cost = per_request.counter(
             "switchboard_cost_usd_total",

@@ -19,7 +19,7 @@ from jsonschema import Draft4Validator
 from ..config import KINDS, ConfigProblem, RouteConfig, RouterConfig, compile_leniently, load_resources
 from ..config.loading import LoadedResources, document_name
 from ..config.problems import format_field_path
-from ..routing.eligibility import apis_of
+from ..routing.protocols import apis_of
 from ..routing.request import Api
 from .crds import crd_file_name, render_crd, strict_validator
 

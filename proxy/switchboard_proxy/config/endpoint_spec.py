@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from .spec_base import MAX_NAME_LENGTH, ResourceName, SpecModel, cel_rules, list_type
 
 Provider = Literal["openai", "anthropic", "azure-openai"]
-Capability = Literal["tools", "json", "streaming", "vision", "embeddings"]
+Capability = Literal["tools", "json", "streaming", "vision", "embeddings", "responses"]
 
 DEFAULT_CAPABILITIES: tuple[Capability, ...] = ("tools", "json", "streaming")
 
@@ -84,6 +84,14 @@ class Pricing(SpecModel):
         le=10_000,
         alias="cachedInputPerMTok",
         description="USD per million cached prompt tokens. Default: the input price. Example: 0.025.",
+    )
+    cache_write_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        alias="cacheWritePerMTok",
+        description="USD per million prompt tokens written to the provider's prompt cache (Anthropic's "
+        "cache_creation_input_tokens). Default: the input price. Example: 0.0625.",
     )
 
 
@@ -252,8 +260,9 @@ class ModelEndpointSpec(SpecModel):
     capabilities: list[Capability] = Field(
         default_factory=lambda: list(DEFAULT_CAPABILITIES),
         max_length=8,
-        description="What requests the model can serve: tools, json, streaming, vision, embeddings. "
-        "Default [tools, json, streaming].",
+        description="What requests the model can serve: tools, json, streaming, vision, embeddings, "
+        "responses (serves POST /v1/responses natively, with its server-side state; without it the "
+        "sidecar translates the Responses API to chat completions). Default [tools, json, streaming].",
         json_schema_extra=list_type("set"),
     )
     limits: EndpointLimits = Field(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .endpoint_spec import Capability, Provider
 from .policy_spec import DegradedMode, Trigger
-from .route_spec import BudgetAction, Priority, StickyBy, Strategy
+from .route_spec import Affinity, BudgetAction, Priority, StickyBy, Strategy
 
 SCHEMA_VERSION = 1
 DEFAULT_VARIANT = "default"
@@ -56,6 +56,9 @@ class EndpointConfig(CompiledModel):
     input_per_mtok_usd: float = Field(description="USD per million prompt tokens.")
     output_per_mtok_usd: float = Field(description="USD per million completion tokens.")
     cached_input_per_mtok_usd: float = Field(description="USD per million cached prompt tokens.")
+    cache_write_per_mtok_usd: float = Field(
+        default=0.0, description="USD per million prompt tokens written to the prompt cache."
+    )
     context_window_tokens: int = Field(description="Most prompt plus completion tokens.")
     max_output_tokens: int = Field(description="Most completion tokens per request.")
     capabilities: tuple[Capability, ...] = Field(description="Sorted capability names.")
@@ -159,6 +162,9 @@ class RouteConfig(CompiledModel):
     experiment: ExperimentConfig | None = Field(description="None when the route runs no experiment.")
     budget: BudgetConfig | None = Field(description="None when the route has no budget.")
     shadow: ShadowConfig | None = Field(description="None when nothing is mirrored.")
+    affinity: Affinity = Field(
+        default="none", description="session: a session key keeps going to one endpoint of the pool."
+    )
 
 
 class RouterConfig(CompiledModel):

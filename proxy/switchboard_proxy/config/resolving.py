@@ -59,6 +59,11 @@ def resolve_endpoint(endpoint: ModelEndpoint, *, policies: Sequence[FallbackPoli
             if spec.pricing.cached_input_per_mtok is not None
             else spec.pricing.input_per_mtok
         ),
+        cache_write_per_mtok_usd=(
+            spec.pricing.cache_write_per_mtok
+            if spec.pricing.cache_write_per_mtok is not None
+            else spec.pricing.input_per_mtok
+        ),
         context_window_tokens=spec.context_window,
         max_output_tokens=spec.max_output_tokens,
         capabilities=tuple(sorted(set(spec.capabilities))),
@@ -123,6 +128,7 @@ def resolve_route(
         shadow=ShadowConfig(endpoint=successor(spec.shadow.endpoint), percent=spec.shadow.percent)
         if spec.shadow
         else None,
+        affinity=spec.affinity.by if spec.affinity else "none",
     )
 
 

@@ -17,6 +17,8 @@ Priority = Literal["critical", "standard", "sheddable"]
 Strategy = Literal["weighted", "lowest-latency", "lowest-cost", "least-loaded"]
 BudgetAction = Literal["cheapest", "reject"]
 StickyBy = Literal["user", "request"]
+# `none` exists only in the compiled config (a route without `affinity`); users write `session`.
+Affinity = Literal["none", "session"]
 
 TaskType = Annotated[str, Field(min_length=1, max_length=64)]
 ModelName = Annotated[str, Field(min_length=1, max_length=256)]
@@ -104,6 +106,19 @@ class Shadow(SpecModel):
     endpoint: ResourceName = Field(description="ModelEndpoint receiving the mirrored requests.")
     percent: float = Field(
         default=5, ge=0, le=100, description="Percent of requests mirrored. Default 5. Example: 10."
+    )
+
+
+class SessionAffinity(SpecModel):
+    """Keeps a session on one endpoint of the pool, so that the provider's prompt cache keeps serving it."""
+
+    by: Literal["session"] = Field(
+        description="session: the X-Switchboard-Session header, else a hash of the conversation's first "
+        "messages, picks the endpoint by weighted rendezvous hashing over the eligible pool (target "
+        "weights still hold across sessions; an ineligible endpoint's sessions move, and only they). "
+        "Example: session.",
+        # A one-value Literal renders as `const`, which CRD schemas do not have: an enum says the same.
+        json_schema_extra=lambda schema: schema.update(enum=[schema.pop("const")]),
     )
 
 
@@ -244,6 +259,11 @@ class ModelRouteSpec(SpecModel):
     budget: Budget | None = Field(default=None, description="Optional spend limit per window.")
     shadow: Shadow | None = Field(default=None, description="Optional mirrored traffic to a candidate.")
     experiment: Experiment | None = Field(default=None, description="Optional A/B experiment.")
+    affinity: SessionAffinity | None = Field(
+        default=None,
+        description="Optional session affinity for prompt caches: {by: session}. Default: none (the "
+        "strategy orders the pool for every request anew).",
+    )
 
     @field_validator("targets")
     @classmethod

@@ -6,11 +6,18 @@ and the attempt's total (the policy's `totalMs`, clipped to the caller's deadlin
 own, and bound a stream's relay as well; the first event of a stream must arrive within
 `first_token_ms`. Nothing ever outlives the caller's deadline. This module does I/O only: the executor
 owns the attempt's lease and gives it its verdict.
+
+An endpoint that speaks another API than the caller (`routing.protocols.wire_api`) gets the request
+translated (`translation`); its JSON answer and its error documents are translated back here, and its
+stream by the stream body, event by event. A stream commits at its first event that is more than a
+comment or a Responses preamble (`response.created`, `response.in_progress`), so an `error` or a
+`response.failed` before any output is a failure like a 503 and fails over invisibly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -18,12 +25,16 @@ from typing import Any, NamedTuple
 import aiohttp
 import orjson
 
-from .answers import Answer
+from ..routing.protocols import wire_api
+from ..routing.request import Api
+from ..translation import TranslationError, Translator, translator_for
+from ..translation.failures import translation_error_document
+from .answers import Answer, inspect_answer
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
 from .leasing import Lease
 from .provider_limits import LimitSignal, read_limit_signal
 from .runtime import EndpointRuntime
-from .streaming import first_event_error, is_comment, iter_events
+from .streaming import first_event_error, is_comment, is_preamble, iter_events
 from .upstreams import PREPARERS, Call
 
 MAX_ERROR_BODY = 64 * 1024  # enough to classify an upstream error, never a whole runaway response
@@ -67,7 +78,9 @@ class Ready:
     events: AsyncIterator[list[bytes]] | None = None
     add_usage: bool = False
     lease: Lease | None = None
-    answer: Answer | None = None  # what a JSON answer says about itself, once inspected
+    answer: Answer | None = None  # what a JSON answer says about itself, read from the endpoint's own words
+    wire: Api = "chat"  # the API the endpoint was called in
+    translator: Translator | None = None  # set when that is not the caller's API
     signal: LimitSignal | None = None  # the upstream's word on its own rate limits, if it gave one
 
     def discard(self) -> None:
@@ -93,8 +106,11 @@ class AttemptLimits(NamedTuple):
 async def run_attempt(
     session: aiohttp.ClientSession, endpoint: EndpointRuntime, call: Call, limits: AttemptLimits
 ) -> Ready:
-    """Send `call` to `endpoint` and wait until it is servable or has failed."""
-    prepared = PREPARERS[endpoint.config.provider](endpoint.config, call, endpoint.key)
+    """Send `call` to `endpoint` (translated to its API if need be) and wait until it is servable or
+    has failed."""
+    wire, translator = _translation(endpoint, call)
+    sent = call if translator is None else _translated_call(endpoint, call, wire, translator)
+    prepared = PREPARERS[endpoint.config.provider](endpoint.config, sent, endpoint.key)
     started = asyncio.get_running_loop().time()
     # One timer of the HTTP client's own bounds the whole attempt, a stream's relay included; a stream's
     # first event has a shorter timer of its own.
@@ -104,13 +120,13 @@ async def run_attempt(
     try:
         if not call.stream:
             response = await request
-            return await _json_answer(endpoint, response, started)
+            return await _json_answer(endpoint, response, started, call, (wire, translator))
         async with asyncio.timeout(limits.first_event):
             response = await request
             if response.status != 200:
-                raise await _failed_status(response)
+                raise await _failed_status(response, translator)
             events = iter_events(response.content.iter_any())
-            first = await read_first_events(events)
+            first = await read_first_events(events, preamble=wire == "responses")
     except AttemptFailed:
         _close(response)
         raise
@@ -121,20 +137,53 @@ async def run_attempt(
     except asyncio.CancelledError:
         _close(response)
         raise
-    return _servable_stream(endpoint, response, first, events, started=started, add_usage=prepared.add_usage)
+    ready = _servable_stream(endpoint, response, first, events, started=started, add_usage=prepared.add_usage)
+    ready.wire, ready.translator = wire, translator
+    return ready
 
 
-async def _json_answer(endpoint: EndpointRuntime, response: aiohttp.ClientResponse, started: float) -> Ready:
+def _translation(endpoint: EndpointRuntime, call: Call) -> tuple[Api, Translator | None]:
+    wire = wire_api(call.api, endpoint.config)
+    if wire == call.api:
+        return wire, None
+    return wire, translator_for(call.api, wire, call.body, created=int(time.time()))
+
+
+def _translated_call(endpoint: EndpointRuntime, call: Call, wire: Api, translator: Translator) -> Call:
+    """The call in the endpoint's API; a request that API cannot express is the caller's 400."""
+    try:
+        body = translator.request(max_tokens=endpoint.config.max_output_tokens)
+    except TranslationError as exc:
+        document = translation_error_document(call.api, exc)
+        raise AttemptFailed(
+            Failure.CLIENT_ERROR, status=400, body=orjson.dumps(document), detail="untranslatable request"
+        ) from None
+    return call._replace(api=wire, body=body)
+
+
+async def _json_answer(
+    endpoint: EndpointRuntime,
+    response: aiohttp.ClientResponse,
+    started: float,
+    call: Call,
+    translation: tuple[Api, Translator | None],
+) -> Ready:
+    wire, translator = translation
     if response.status != 200:
-        raise await _failed_status(response)
+        raise await _failed_status(response, translator)
     body = await response.read()
     response.release()
     document = _decode(body)
     if _is_error_document(document):
+        shown = body if translator is None else orjson.dumps(translator.error(502, document))
         raise AttemptFailed(
-            classify_stream_error(document), status=200, body=body, detail="a 200 whose body is an error"
+            classify_stream_error(document), status=200, body=shown, detail="a 200 whose body is an error"
         )
-    return Ready(
+    answer = inspect_answer(wire, document, prompt_tokens=call.prompt_tokens)
+    if translator is not None and isinstance(document, dict):
+        document = translator.answer(document)
+        body = orjson.dumps(document)
+    ready = Ready(
         endpoint,
         started,
         asyncio.get_running_loop().time(),
@@ -142,6 +191,8 @@ async def _json_answer(endpoint: EndpointRuntime, response: aiohttp.ClientRespon
         document=document,
         signal=read_limit_signal(response.headers),
     )
+    ready.answer, ready.wire, ready.translator = answer, wire, translator
+    return ready
 
 
 def _servable_stream(
@@ -154,7 +205,7 @@ def _servable_stream(
     add_usage: bool,
 ) -> Ready:
     """A stream whose first event arrived: servable unless it is empty or an error (a 200 that failed)."""
-    content = next((event for event in first if not is_comment(event)), None)
+    content = next((event for event in first if not is_comment(event) and not is_preamble(event)), None)
     if content is None:
         response.close()
         raise AttemptFailed(Failure.SERVER_ERROR, status=200, detail="stream ended before its first event")
@@ -180,21 +231,25 @@ def _servable_stream(
     )
 
 
-async def read_first_events(events: AsyncIterator[list[bytes]]) -> list[bytes]:
-    """Events up to the first batch holding more than comments (a keep-alive is not a first token)."""
+async def read_first_events(events: AsyncIterator[list[bytes]], *, preamble: bool = False) -> list[bytes]:
+    """Events up to the first batch holding more than comments (a keep-alive is not a first token) and,
+    with `preamble` (a Responses stream), more than response.created / response.in_progress."""
     gathered: list[bytes] = []
     while (batch := await anext(events, None)) is not None:
         gathered += batch
-        if not all(is_comment(event) for event in batch):
+        if not all(is_comment(event) or (preamble and is_preamble(event)) for event in batch):
             break
     return gathered
 
 
-async def _failed_status(response: aiohttp.ClientResponse) -> AttemptFailed:
+async def _failed_status(response: aiohttp.ClientResponse, translator: Translator | None) -> AttemptFailed:
     body = await response.content.read(MAX_ERROR_BODY)
     response.close()
+    document = _decode(body)
     # Another 2xx than 200 is no answer a model API gives: the endpoint is not what the config says.
-    failure = classify_status(response.status, _decode(body)) or Failure.SERVER_ERROR
+    failure = classify_status(response.status, document) or Failure.SERVER_ERROR
+    if translator is not None:  # classified on the upstream's own words, shown in the caller's shape
+        body = orjson.dumps(translator.error(response.status, document))
     return AttemptFailed(
         failure,
         status=response.status,
@@ -214,10 +269,10 @@ def _decode(body: bytes) -> Any:
 
 def _is_error_document(document: Any) -> bool:
     """A 200 whose JSON body is an error object rather than an answer (seen from some gateways)."""
-    return (
-        isinstance(document, dict)
-        and "error" in document
-        and not ({"choices", "content", "data"} & document.keys())
+    if not isinstance(document, dict) or not document.get("error"):
+        return False  # a Response always has `error`: null when it succeeded
+    return document.get("status") == "failed" or not (
+        {"choices", "content", "data", "output"} & document.keys()
     )
 
 

@@ -47,6 +47,7 @@ PROMPT_PARAM: dict[Api, str] = {
     "messages": "messages",
     "completions": "prompt",
     "embeddings": "input",
+    "responses": "input",
 }
 _UPSTREAM_ERROR_BODY = (
     b'{"error": {"message": "upstream error", "type": "upstream_error", "code": null, "param": null}}'
@@ -91,7 +92,14 @@ def _served(
     if run.call.stream:
         # The caller's deadline, not the policy's totalMs, bounds the relay: a timeout then is nobody's fault.
         caller_cut = run.deadline < served.started + plan.policy.total_ms / 1000
-        body = StreamBody(served, api=run.call.api, request_id=run.call.request_id, caller_cut=caller_cut)
+        call = run.call
+        body = StreamBody(
+            served,
+            api=call.api,
+            request_id=call.request_id,
+            caller_cut=caller_cut,
+            prompt_tokens=call.prompt_tokens,
+        )
         return ServedStream(trail, name, body, served.first_byte)
     assert served.answer is not None
     usage = served.answer.usage
@@ -103,6 +111,7 @@ def _served(
         cost_usd(served.endpoint.config, usage),
         served.answer.finish_reason,
         served.answer.output_empty,
+        served.answer.estimated,
     )
 
 

@@ -17,8 +17,7 @@ import aiohttp
 from ..accounting.metrics import Metrics
 from ..accounting.usage import cost_usd
 from ..routing import Plan
-from ..routing.eligibility import apis_of
-from .answers import inspect_answer
+from ..routing.protocols import apis_of
 from .attempts import AttemptFailed, AttemptLimits, run_attempt
 from .leasing import Lease
 from .outcomes import Refusal
@@ -50,7 +49,7 @@ class Shadows:
         # A shadow never streams: the answer is discarded, only its latency and cost matter.
         body = {**call.body, "stream": False}
         body.pop("stream_options", None)
-        mirrored = Call(call.api, body, False, call.forwarded, call.request_id)
+        mirrored = call._replace(body=body, stream=False)
         task = asyncio.create_task(self._mirror(endpoint, plan, mirrored))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -79,7 +78,8 @@ class Shadows:
             )  # a real fault is news about the endpoint, mirrored or not
             self.metrics.shadows.labels(route, name, failed.failure).inc()
             return
-        answer = inspect_answer(call.api, ready.document)
+        answer = ready.answer
+        assert answer is not None  # a JSON answer is inspected where it is read
         lease.succeed(answer.usage)
         self.metrics.shadows.labels(route, name, "success").inc()
         self.metrics.upstream_duration.labels(name).observe(ready.first_byte - ready.started)

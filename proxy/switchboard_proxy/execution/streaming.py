@@ -23,6 +23,11 @@ SEPARATORS = (b"\r\n\r\n", b"\n\n")
 # Byte patterns of the few chunks worth decoding: a real usage object, or a finish reason.
 _INTERESTING = (b'"usage":{', b'"usage": {', b'"finish_reason":"', b'"finish_reason": "')
 DONE = b"[DONE]"
+# Responses API events that come before any output: they do not commit a stream to its endpoint.
+PREAMBLE = frozenset({b"response.created", b"response.in_progress", b"response.queued"})
+# The events a Responses stream ends with; the last two are failures.
+RESPONSES_TERMINAL = frozenset({b"response.completed", b"response.incomplete", b"response.failed", b"error"})
+RESPONSES_FAILED = frozenset({b"response.failed", b"error"})
 # `"usage": null` with its comma, wherever it sits in a chunk's object (compact or spaced JSON).
 _NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,\s*')
 
@@ -69,10 +74,18 @@ def event_name(event: bytes) -> bytes:
     return b""
 
 
+def is_preamble(event: bytes) -> bool:
+    """A Responses event before any output (response.created, response.in_progress)."""
+    return event_name(event) in PREAMBLE
+
+
 def first_event_error(event: bytes) -> dict[str, Any] | None:
     """The error object if a stream's first event is an error (a 200 that failed), else None."""
     data = event_data(event)
-    is_error_event = event_name(event) == b"error"
+    name = event_name(event)
+    if name == b"response.failed":
+        return _failed_response(data)
+    is_error_event = name == b"error"
     if not is_error_event and b'"error"' not in data:
         return None
     try:
@@ -84,6 +97,17 @@ def first_event_error(event: bytes) -> dict[str, Any] | None:
     ):
         return decoded
     return None
+
+
+def _failed_response(data: bytes) -> dict[str, Any]:
+    """The error of a Responses stream's `response.failed` event, as an error document."""
+    try:
+        decoded = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        decoded = None
+    response = decoded.get("response") if isinstance(decoded, dict) else None
+    error = response.get("error") if isinstance(response, dict) else None
+    return {"error": error if isinstance(error, dict) else {"message": "response failed"}}
 
 
 def is_comment(event: bytes) -> bool:
@@ -99,6 +123,7 @@ class StreamTally:
     finish_reason: str = ""
     events: int = 0
     output_chars: int = 0
+    pieces: int = 0  # events carrying output: about one token each, the estimate when no usage comes
 
 
 class OpenAIRelay:
@@ -114,6 +139,7 @@ class OpenAIRelay:
         data = event_data(event)
         if not any(marker in data for marker in _INTERESTING):
             self.tally.output_chars += len(data)
+            self.tally.pieces += 1
             if self.strip_usage and b'"usage"' in data:
                 # Servers add `"usage": null` to every chunk once usage is asked for; the client did not ask.
                 return _NULL_USAGE.sub(b"", event)
@@ -147,8 +173,7 @@ class AnthropicRelay:
 
     def __init__(self) -> None:
         self.tally = StreamTally(Usage())
-        self._prompt = 0
-        self._cached = 0
+        self._start = Usage()  # message_start's: the prompt, cache reads and writes
 
     def transform(self, event: bytes) -> bytes | None:
         self.tally.events += 1
@@ -160,15 +185,41 @@ class AnthropicRelay:
                 return event
             usage = anthropic_wire.usage_of(document)
             if name == b"message_start":
-                self._prompt, self._cached = usage.prompt_tokens, usage.cached_tokens
+                self._start = usage
             delta = document.get("delta") if isinstance(document, dict) else None
             if isinstance(delta, dict) and delta.get("stop_reason"):
                 self.tally.finish_reason = str(delta["stop_reason"])
-            self.tally.usage = Usage(
-                self._prompt, max(usage.completion_tokens, self.tally.usage.completion_tokens), self._cached
-            )
+            # message_delta's usage is cumulative, and may repeat the prompt's counts; its output counts.
+            start = self._start if not usage.prompt_tokens else usage
+            completion = max(usage.completion_tokens, self.tally.usage.completion_tokens)
+            self.tally.usage = start._replace(completion_tokens=completion)
         elif name == b"content_block_delta":
             self.tally.output_chars += len(event)
+            self.tally.pieces += 1
+        return event
+
+
+class ResponsesRelay:
+    """Copies Responses events untouched; usage and status come from the terminal event's Response."""
+
+    def __init__(self) -> None:
+        self.tally = StreamTally(Usage())
+
+    def transform(self, event: bytes) -> bytes | None:
+        self.tally.events += 1
+        name = event_name(event)
+        if name in (b"response.output_text.delta", b"response.function_call_arguments.delta"):
+            self.tally.output_chars += len(event)
+            self.tally.pieces += 1
+        elif name in RESPONSES_TERMINAL:
+            try:
+                document = orjson.loads(event_data(event))
+            except orjson.JSONDecodeError:
+                return event
+            response = document.get("response") if isinstance(document, dict) else None
+            if isinstance(response, dict):
+                self.tally.usage = openai_wire.responses_usage_of(response)
+                self.tally.finish_reason = openai_wire.responses_finish_of(response)
         return event
 
 
@@ -177,6 +228,9 @@ def error_event(*, api: str, message: str) -> bytes:
     if api == "messages":
         body = {"type": "error", "error": {"type": "api_error", "message": message}}
         return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
+    if api == "responses":
+        event = {"type": "error", "code": "stream_interrupted", "message": message, "param": None}
+        return b"event: error\ndata: " + orjson.dumps({**event, "sequence_number": 0}) + b"\n\n"
     body = {
         "error": {"message": message, "type": "upstream_error", "code": "stream_interrupted", "param": None}
     }

@@ -45,6 +45,7 @@ class ServedJson(NamedTuple):
     cost_usd: float
     finish_reason: str
     output_empty: bool
+    usage_estimated: bool = False  # the upstream reported no usage; `usage` is the sidecar's estimate
 
 
 class ServedStream(NamedTuple):

@@ -25,7 +25,6 @@ import aiohttp
 
 from ..accounting.budgets import worst_case_pico
 from ..routing import Attempt, Plan
-from .answers import inspect_answer
 from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
 from .classify import NOT_ENDPOINT_FAULTS, Failure
 from .hedging import race
@@ -258,7 +257,7 @@ class Walk:
             ready.lease = lease  # the stream body owns it from here
         else:
             endpoint.latency_ms.add((ready.first_byte - ready.started) * 1000)
-            ready.answer = inspect_answer(self.run.call.api, ready.document)
+            assert ready.answer is not None  # a JSON answer is inspected where it is read
             lease.succeed(ready.answer.usage, ready.signal)
             lease.close()
         self._note(endpoint.config.name, Ended.SUCCESS, 200, self.loop.time() - started)

@@ -13,28 +13,10 @@ from typing import NamedTuple
 
 from switchboard_proxy.config import EndpointConfig
 
+from .protocols import is_embedding_model, serves
 from .reasons import Reason, Rejection
-from .request import Api, RouteRequest
+from .request import RouteRequest
 from .state import RouterState
-
-# The APIs each wire protocol serves without translation.
-PROTOCOL_APIS: dict[str, frozenset[Api]] = {
-    "openai": frozenset({"chat", "completions", "embeddings"}),
-    "azure-openai": frozenset({"chat", "completions", "embeddings"}),
-    "anthropic": frozenset({"messages"}),
-}
-# An endpoint that declares `embeddings` and no generation capability is an embedding model.
-GENERATION_CAPABILITIES = frozenset({"tools", "json", "streaming", "vision", "responses"})
-EMBEDDINGS_ONLY: frozenset[Api] = frozenset({"embeddings"})
-
-
-def apis_of(endpoint: EndpointConfig) -> frozenset[Api]:
-    """The APIs `endpoint` can serve: its protocol's, narrowed to embeddings for an embedding model."""
-    apis = PROTOCOL_APIS[endpoint.provider]
-    capabilities = endpoint.capabilities
-    if "embeddings" in capabilities and not GENERATION_CAPABILITIES.intersection(capabilities):
-        return apis & EMBEDDINGS_ONLY
-    return apis
 
 
 class FilterContext(NamedTuple):
@@ -69,11 +51,11 @@ Check = Callable[[RouteRequest, EndpointConfig, FilterContext], "tuple[Reason, s
 def check_protocol(
     request: RouteRequest, endpoint: EndpointConfig, context: FilterContext
 ) -> tuple[Reason, str] | None:
-    """The endpoint must serve the request's API (its protocol's, no translation; embedding models only
-    embeddings)."""
-    if request.api in apis_of(endpoint):
+    """The endpoint must serve the request's API, natively or translated (routing.protocols; embedding
+    models only embeddings)."""
+    if serves(endpoint, request.api):
         return None
-    if request.api in PROTOCOL_APIS[endpoint.provider]:
+    if is_embedding_model(endpoint):
         return Reason.PROTOCOL, f"an embedding model cannot serve {request.api}"
     return Reason.PROTOCOL, f"{endpoint.provider} cannot serve {request.api}"
 

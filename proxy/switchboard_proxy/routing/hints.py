@@ -6,8 +6,11 @@ Pure: headers come in as a mapping and the body as parsed JSON, so the sidecar's
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple, cast
+
+import orjson
 
 from .request import PRIORITY_RANK, Api, Priority, RouteRequest
 
@@ -16,7 +19,12 @@ TASK = "X-Switchboard-Task"
 DEADLINE_MS = "X-Switchboard-Deadline-Ms"
 PRIORITY = "X-Switchboard-Priority"
 USER = "X-Switchboard-User"
+SESSION = "X-Switchboard-Session"
 REQUEST_ID = "X-Request-Id"
+MAX_SESSION_KEY = 256
+# Responses requests that need the provider's server-side state: only an endpoint with the `responses`
+# capability can serve them, so they need it (a route without one answers 400 unsupported_by_route).
+STATEFUL_RESPONSES = ("previous_response_id", "conversation", "background")
 
 MAX_DEADLINE_MS = 3_600_000
 CHARS_PER_TOKEN = 4  # the usual rough estimate for English text and code
@@ -33,10 +41,20 @@ class HintError(ValueError):
 
 
 def build_route_request(
-    api: Api, headers: Mapping[str, str], body: Mapping[str, Any], *, request_id: str
+    api: Api,
+    headers: Mapping[str, str],
+    body: Mapping[str, Any],
+    *,
+    request_id: str,
+    session_fallback: bool = False,
 ) -> RouteRequest:
-    """Everything the planner needs from one HTTP request."""
+    """Everything the planner needs from one HTTP request; `session_fallback`: when no
+    X-Switchboard-Session is sent, key the session by its conversation (only configs with affinity
+    routes pay for the hash)."""
     prompt = prompt_scan(api, body)
+    session = header_text(headers, SESSION)[:MAX_SESSION_KEY]
+    if not session and session_fallback:
+        session = conversation_key(api, body)
     return RouteRequest(
         api=api,
         model=model if isinstance(model := body.get("model"), str) else "",
@@ -50,6 +68,7 @@ def build_route_request(
         priority=parse_priority(headers.get(PRIORITY)),
         sticky_key=header_text(headers, USER) or _body_user(body),
         request_id=request_id,
+        session_key=session,
     )
 
 
@@ -63,6 +82,26 @@ def header_text(headers: Mapping[str, str], name: str) -> str:
         except UnicodeEncodeError:
             raise HintError(f"{name} is not valid UTF-8", param=name) from None
     return value
+
+
+def conversation_key(api: Api, body: Mapping[str, Any]) -> str:
+    """A session key for a caller that sends none: a hash of the conversation's opening (its system
+    prompt or instructions and its first user message), which every later turn repeats unchanged."""
+    if api == "responses":
+        items = body.get("input")
+        first = items if isinstance(items, str) else items[:1] if isinstance(items, list) else None
+        opening: list[Any] = [body.get("instructions"), first]
+    elif api in ("chat", "messages"):
+        messages = body.get("messages")
+        messages = messages if isinstance(messages, list) else []
+        end = next((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"), -1)
+        opening = [body.get("system"), messages[: end + 1]]
+    else:
+        return ""
+    if not any(opening):
+        return ""
+    digest = hashlib.blake2b(orjson.dumps(opening, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    return "conversation:" + digest.hexdigest()
 
 
 def parse_deadline(raw: str | None) -> int | None:
@@ -98,6 +137,8 @@ class PromptScan(NamedTuple):
 def prompt_scan(api: Api, body: Mapping[str, Any]) -> PromptScan:
     """The prompt's rough size and whether it holds an image: messages, system, prompt, embedding input."""
     parts = [body.get("messages"), body.get("system"), body.get("prompt")]
+    if api == "responses":
+        parts += [body.get("input"), body.get("instructions")]
     tokens = 0
     if api == "embeddings":
         parts.append(body.get("input"))
@@ -141,7 +182,7 @@ def _token_ids(value: Any) -> int:
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int:
-    for key in ("max_completion_tokens", "max_tokens"):
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
         value = body.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
@@ -157,6 +198,15 @@ def _needs(api: Api, body: Mapping[str, Any], *, has_image: bool) -> frozenset[s
     if body.get("tools") or body.get("functions"):
         needs.add("tools")
     response_format = body.get("response_format")
+    if api == "responses":
+        text = body.get("text")
+        response_format = text.get("format") if isinstance(text, dict) else None
+        tools = body.get("tools")
+        built_in = isinstance(tools, list) and any(
+            not isinstance(t, dict) or t.get("type") != "function" for t in tools
+        )
+        if built_in or body.get("store") is True or any(body.get(name) for name in STATEFUL_RESPONSES):
+            needs.add("responses")  # the provider's own tools or state: no translation can stand in
     if isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema"):
         needs.add("json")
     if has_image:

@@ -38,6 +38,9 @@ class Layouts:
 
     def __init__(self, config: RouterConfig) -> None:
         self._sunsets = sorted({e.sunset for e in config.endpoints.values() if e.sunset is not None})
+        # Whether any route keys sessions: only then does a request without X-Switchboard-Session pay for
+        # hashing its conversation.
+        self.has_affinity = any(route.affinity == "session" for route in config.routes.values())
         # Stretch k starts when the k-th sunset passes; stretch 0 is everything before the first one.
         starts: list[datetime | None] = [None, *self._sunsets]
         self._layouts = {

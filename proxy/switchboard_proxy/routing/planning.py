@@ -14,11 +14,12 @@ from datetime import datetime
 
 from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, VariantConfig
 
+from .affinity import affinity_order
 from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
 from .layouts import Layout, build_layout, successor
 from .matching import match_route
-from .plans import Plan, Planned, Refusal, expand
+from .plans import AffinityResult, Plan, Planned, Refusal, expand
 from .reasons import Reason, Rejection
 from .request import RouteRequest, effective_priority
 from .state import RouterState
@@ -44,11 +45,14 @@ def plan(
     )
     spent = route.budget is not None and route.name in state.spent_routes
     refusal: Refusal = ""
+    affinity: AffinityResult = ""
+    sessions = route.affinity == "session" and request.session_key != ""
     if not (rejections or chain_rejections or spent) and len(kept) < 2 and deadline_ms == route.deadline_ms:
         # Everything eligible and nothing to order: the attempts the layout expanded once for this case.
         attempts = layout.attempts
+        affinity = "hit" if sessions and kept else ""
     else:
-        planned = _order(request, layout, kept, state, rng)
+        planned, affinity = _order(request, layout, kept, state, rng, sessions=sessions)
         planned += [(e, "fallback", layout.chain_notes[e.name]) for e in chain_kept]
         rejections += chain_rejections
         if spent:
@@ -65,19 +69,30 @@ def plan(
         tuple(rejections),
         _shadow(config, route, state, now, rng) if route.shadow is not None else "",
         refusal,
+        affinity,
     )
 
 
 def _order(
-    request: RouteRequest, layout: Layout, kept: list[EndpointConfig], state: RouterState, rng: random.Random
-) -> list[Planned]:
-    """The eligible pool in the variant's strategy's order, each with why it is where it is."""
+    request: RouteRequest,
+    layout: Layout,
+    kept: list[EndpointConfig],
+    state: RouterState,
+    rng: random.Random,
+    *,
+    sessions: bool,
+) -> tuple[list[Planned], AffinityResult]:
+    """The eligible pool in the variant's strategy's order (or by the session's rendezvous scores on a
+    route with affinity), each with why it is where it is."""
     pool: Sequence[Candidate] = layout.pool
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
         pool = [c for c in pool if c.name in kept_names]
+    if sessions:
+        by_session, affinity = affinity_order(request.session_key, layout.pool, pool)
+        return [(c.endpoint, "primary", f"session {affinity}") for c in by_session], affinity
     ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else pool
-    return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)]
+    return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)], ""
 
 
 def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> VariantConfig:

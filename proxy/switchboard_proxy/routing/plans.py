@@ -16,6 +16,9 @@ from .request import Priority
 
 Stage = Literal["primary", "fallback"]
 Refusal = Literal["", "budget-exhausted"]
+# A route with session affinity: did the session's own endpoint get the request (hit), or did an
+# ineligible one hand it to another (moved)? "" when the route has no affinity or no session key.
+AffinityResult = Literal["", "hit", "moved"]
 Planned = tuple[EndpointConfig, Stage, str]  # endpoint, stage, why (before retries are expanded)
 
 
@@ -41,6 +44,7 @@ class Plan(NamedTuple):
     rejections: tuple[Rejection, ...]
     shadow: str = ""
     refusal: Refusal = ""
+    affinity: AffinityResult = ""
 
     @property
     def policy(self) -> PolicyConfig:

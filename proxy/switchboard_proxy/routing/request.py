@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-Api = Literal["chat", "completions", "embeddings", "messages"]
+Api = Literal["chat", "completions", "embeddings", "messages", "responses"]
 Priority = Literal["critical", "standard", "sheddable"]
 
 # Higher number = kept longer under load. A caller may lower its route's priority, never raise it.
@@ -30,6 +30,7 @@ class RouteRequest(NamedTuple):
     priority: Priority | None = None
     sticky_key: str = ""
     request_id: str = ""
+    session_key: str = ""  # affinity: X-Switchboard-Session, else (for affinity routes) the conversation
 
 
 def effective_priority(route_priority: Priority, requested: Priority | None) -> Priority:

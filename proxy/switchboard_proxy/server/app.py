@@ -31,7 +31,7 @@ from . import anthropic_api, openai_api, ops_api
 from .access_log import AccessLog
 from .admin import start_admin
 from .connections import SidecarRunner
-from .errors import edge_middleware, expect_handler
+from .errors import Handler, at_the_edge, expect_handler, unrouted
 from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
@@ -41,7 +41,7 @@ FLEET = web.AppKey("fleet", Fleet)
 
 def build_app(settings: ProxySettings) -> web.Application:
     """The application, with its first config loaded (or its refusal recorded)."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])
+    app = web.Application(client_max_size=settings.max_body_bytes)
     metrics = Metrics()
     holder = ConfigHolder()
     fleet = (
@@ -65,29 +65,46 @@ def build_app(settings: ProxySettings) -> web.Application:
     if settings.access_log:
         app[ACCESS_LOG] = AccessLog()
         app.cleanup_ctx.append(_access_log)
-    for path, handler in (
-        ("/v1/chat/completions", openai_api.chat_completions),
-        ("/v1/completions", openai_api.completions),
-        ("/v1/embeddings", openai_api.embeddings),
-        ("/v1/messages", anthropic_api.messages),
-        ("/v1/feedback", ops_api.feedback),
-    ):
-        app.router.add_post(path, handler, expect_handler=expect_handler)
-    app.router.add_get("/v1/models", openai_api.models)
-    app.router.add_get("/healthz", ops_api.healthz)
-    app.router.add_get("/readyz", ops_api.readyz)
-    app.router.add_get("/metrics", ops_api.prometheus)
-    app.router.add_get("/switchboard/config", ops_api.config_status)
-    app.router.add_get("/switchboard/endpoints", ops_api.endpoints_status)
+    routes: list[tuple[str, str, Handler]] = [
+        ("POST", "/v1/chat/completions", openai_api.chat_completions),
+        ("POST", "/v1/completions", openai_api.completions),
+        ("POST", "/v1/embeddings", openai_api.embeddings),
+        ("POST", "/v1/responses", openai_api.responses),
+        ("POST", "/v1/messages", anthropic_api.messages),
+        ("POST", "/v1/feedback", ops_api.feedback),
+        ("GET", "/v1/models", openai_api.models),
+        ("GET", "/healthz", ops_api.healthz),
+        ("GET", "/readyz", ops_api.readyz),
+        ("GET", "/metrics", ops_api.prometheus),
+        ("GET", "/switchboard/config", ops_api.config_status),
+        ("GET", "/switchboard/endpoints", ops_api.endpoints_status),
+    ]
+    add_routes(app, routes)
     return app
+
+
+def add_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> None:
+    """Each handler wrapped by `at_the_edge`, POSTs answering `Expect` in JSON, and a last route that
+    answers whatever no route took (404, or 405 on a known path) in the same shape."""
+    methods_by_path: dict[str, set[str]] = {}
+    for method, path, handler in routes:
+        if method == "POST":
+            app.router.add_post(path, at_the_edge(handler), expect_handler=expect_handler)
+        else:
+            app.router.add_get(path, at_the_edge(handler))  # and HEAD
+        methods_by_path.setdefault(path, set()).update(("GET", "HEAD") if method == "GET" else (method,))
+    app.router.add_route("*", "/{path:.*}", at_the_edge(unrouted(methods_by_path)))
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
     # Pooled keep-alive connections to every upstream; no connection cap here (per-endpoint concurrency
     # limits do that), and no retries underneath: the executor's loop is the only one.
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+    # No cookie jar: a provider's cookies (a CDN's bot-management ones, say) must not be replayed on other
+    # apps' requests, and filtering a jar costs every request.
     session = aiohttp.ClientSession(
         connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=True,
         raise_for_status=False,
         timeout=aiohttp.ClientTimeout(total=None),

@@ -22,8 +22,11 @@ REQUIRED_INPUT: dict[Api, str] = {
     "completions": "prompt",
     "embeddings": "input",
     "messages": "messages",
+    "responses": "input",
 }
-INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "n")
+INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+# Responses API fields the sidecar reads (server-side state decides where the request may go).
+RESPONSES_STRINGS = ("instructions", "previous_response_id")
 BODY_SECONDS = 30.0  # a client that has not sent its whole body by then is cut off
 # The deepest nesting of objects and arrays accepted, for every API (a tool's JSON schema needs perhaps a
 # dozen levels). The same limit for all, checked once at the edge: nothing later recurses or re-encodes
@@ -34,8 +37,11 @@ MAX_DEPTH = 128
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object, or a 4xx saying exactly what is wrong."""
     try:
-        async with asyncio.timeout(BODY_SECONDS):
-            raw = await request.read()
+        if request.content.is_eof():
+            raw = await request.read()  # the whole body came with the head (nearly always): no timer
+        else:
+            async with asyncio.timeout(BODY_SECONDS):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(
             f"request body is larger than {request.client_max_size} bytes", code="request_too_large"
@@ -99,6 +105,8 @@ def check_body(api: Api, body: dict[str, Any]) -> None:
         raise BadRequest(f"'{required}' is required", code="missing_required_parameter", param=required)
     if api in ("chat", "messages"):
         _check_messages(value, required)
+    elif api == "responses":
+        _check_responses(body, value)
     elif not isinstance(value, str | list):
         raise BadRequest(f"'{required}' must be a string or an array", code="invalid_type", param=required)
     stream = body.get("stream")
@@ -113,6 +121,18 @@ def check_body(api: Api, body: dict[str, Any]) -> None:
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise BadRequest("'stream_options' must be an object", code="invalid_type", param="stream_options")
+
+
+def _check_responses(body: dict[str, Any], value: Any) -> None:
+    if not (isinstance(value, str) or (isinstance(value, list) and value)):
+        raise BadRequest("'input' must be a string or a non-empty array", code="invalid_type", param="input")
+    if isinstance(value, list) and not all(isinstance(item, dict) for item in value):
+        raise BadRequest("'input' items must be objects", code="invalid_type", param="input")
+    for name in RESPONSES_STRINGS:
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise BadRequest(f"'{name}' must be a string", code="invalid_type", param=name)
+    if body.get("store") is not None and not isinstance(body["store"], bool):
+        raise BadRequest("'store' must be a boolean", code="invalid_type", param="store")
 
 
 def _check_messages(messages: Any, name: str) -> None:

@@ -59,7 +59,13 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     body = await read_body(request)
     check_body(api, body)
     try:
-        route_request = build_route_request(api, request.headers, body, request_id=exchange.request_id)
+        route_request = build_route_request(
+            api,
+            request.headers,
+            body,
+            request_id=exchange.request_id,
+            session_fallback=table.layouts.has_affinity,
+        )
         forwarded = {
             name: value for name in FORWARDED_HEADERS if (value := header_text(request.headers, name))
         }
@@ -69,7 +75,7 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     except NoRoute as exc:
         raise NotFound(exc.message, code="model_not_found", param="model") from None
     exchange.plan = decision
-    call = Call(api, body, route_request.stream, forwarded, exchange.request_id)
+    call = Call(api, body, route_request.stream, forwarded, exchange.request_id, route_request.prompt_tokens)
     exchange.stream = call.stream
     deadline = exchange.started + decision.deadline_ms / 1000
     tokens = route_request.prompt_tokens + (route_request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)

@@ -1,8 +1,10 @@
 """The static degraded answer, when every attempt failed or the deadline ran out: what the policy says.
 
 `static` answers the policy's status and body in the caller's API shape: as an Anthropic message on
-/v1/messages and as a text completion on /v1/completions when the body is chat-shaped (the default one
-is), and as an SSE stream when the caller streams, so editors see "no suggestion" rather than an error.
+/v1/messages, as a Response on /v1/responses (its typed events when streamed, made by the same
+translator that serves Responses clients from chat endpoints) and as a text completion on
+/v1/completions when the body is chat-shaped (the default one is), and as an SSE stream when the caller
+streams, so editors see "no suggestion" rather than an error.
 Embeddings never get here (the executor answers them with an error instead), nor does mode `error`.
 """
 
@@ -16,6 +18,9 @@ from aiohttp import web
 
 from ..config.model import DegradedConfig
 from ..routing.request import Api
+from ..translation.responses_chat import response_of
+from ..translation.responses_events import ChatToResponses
+from ..translation.streams import DONE
 
 
 def degraded_response(
@@ -23,6 +28,8 @@ def degraded_response(
 ) -> web.Response:
     """The policy's static answer in the caller's API shape, as SSE when the caller streams."""
     body: dict[str, Any] = dict(degraded.body)
+    if api == "responses" and _is_chat_shaped(body):
+        return _as_response(body, degraded.status, headers, stream=stream)
     if api == "messages" and "choices" in body:
         body = as_anthropic_message(body)
     elif api == "completions" and _is_chat_shaped(body):
@@ -39,6 +46,29 @@ def degraded_response(
     return web.Response(
         status=degraded.status, body=orjson.dumps(body), content_type="application/json", headers=headers
     )
+
+
+def _as_response(body: dict[str, Any], status: int, headers: dict[str, str], *, stream: bool) -> web.Response:
+    """The chat-shaped degraded body as a Response, or as the Responses events of one."""
+    text, finish = _first_text(body)
+    created = int(time.time())
+    completion = {
+        "id": "degraded",
+        "created": created,
+        "model": "switchboard-degraded",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0},
+    }
+    if not (stream and 200 <= status < 300):
+        document = response_of(completion, {}, created=created)
+        return web.Response(
+            status=status, body=orjson.dumps(document), content_type="application/json", headers=headers
+        )
+    translator = ChatToResponses({}, created=created)
+    chunk = {**completion, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]}
+    events = translator.feed("", chunk) + translator.feed("", DONE)
+    payload = b"".join(b"event: " + n.encode() + b"\ndata: " + orjson.dumps(d) + b"\n\n" for n, d in events)
+    return web.Response(status=status, body=payload, content_type="text/event-stream", headers=headers)
 
 
 def _first_text(body: dict[str, Any]) -> tuple[str, str]:

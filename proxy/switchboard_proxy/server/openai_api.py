@@ -1,4 +1,8 @@
-"""OpenAI-compatible model APIs: chat completions, completions, embeddings, and the model list."""
+"""OpenAI-compatible model APIs: chat completions, completions, embeddings, the Responses API, the model list.
+
+`POST /v1/responses` is routed like chat: passed through to endpoints with the `responses` capability,
+translated to chat completions (or Anthropic Messages) for the others (`translation`).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,10 @@ async def completions(request: web.Request) -> web.StreamResponse:
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
     return await handle_model_call(request, "embeddings")
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    return await handle_model_call(request, "responses")
 
 
 async def models(request: web.Request) -> web.Response:

@@ -45,6 +45,7 @@ class Facts(NamedTuple):
     finish_reason: str
     output_empty: bool
     ttft_seconds: float | None
+    estimated: bool = False  # the upstream reported no usage: the sidecar counted it
 
 
 NOTHING = Facts(Usage(), 0.0, "", False, None)
@@ -64,6 +65,8 @@ def record(exchange: Exchange) -> None:
     series.request(status).inc()
     if plan is not None and verdict is not None:
         series.duration.observe(duration)
+        if plan.affinity:
+            metrics.affinity.labels(route, plan.affinity).inc()
         _record_attempts(metrics, series, plan, verdict, endpoint)
         _record_refusals(metrics, plan, verdict)
         _record_served(exchange, series, facts)
@@ -75,15 +78,24 @@ def record(exchange: Exchange) -> None:
 
 def _facts(exchange: Exchange, verdict: Verdict | None) -> Facts:
     if isinstance(verdict, ServedJson):
-        return Facts(verdict.usage, verdict.cost_usd, verdict.finish_reason, verdict.output_empty, None)
-    if isinstance(verdict, ServedStream):
-        tally = verdict.body.tally
         return Facts(
-            tally.usage,
-            verdict.body.cost_usd,
+            verdict.usage,
+            verdict.cost_usd,
+            verdict.finish_reason,
+            verdict.output_empty,
+            None,
+            verdict.usage_estimated,
+        )
+    if isinstance(verdict, ServedStream):
+        body = verdict.body
+        tally = body.tally
+        return Facts(
+            body.usage,
+            body.cost_usd,
             tally.finish_reason,
             tally.output_chars == 0,
             verdict.first_byte - exchange.started,
+            body.usage_estimated,
         )
     return NOTHING
 
@@ -124,6 +136,10 @@ def _record_served(exchange: Exchange, series: Series, facts: Facts) -> None:
     for child, count in zip(series.tokens, facts.usage, strict=True):
         if count:
             child.inc(count)
+    if facts.estimated:
+        for child, count in zip(series.estimated, facts.usage[:2], strict=True):
+            if count:
+                child.inc(count)
     if facts.cost_usd:
         series.cost.inc(facts.cost_usd)  # the route's budget was settled by the attempt's lease
     if facts.ttft_seconds is not None:
@@ -184,6 +200,8 @@ def _line(exchange: Exchange, status: int, endpoint: str, facts: Facts, duration
         "prompt_tokens": facts.usage.prompt_tokens,
         "completion_tokens": facts.usage.completion_tokens,
         "cost_usd": round(facts.cost_usd, 8),
+        "usage_estimated": facts.estimated,
+        "affinity": (plan.affinity if plan else "") or None,
         "fallback_reason": (verdict.trail.fallback_reason if verdict is not None else "") or None,
         "degraded": isinstance(verdict, Degrade) and verdict.static,
         "stream": exchange.stream,

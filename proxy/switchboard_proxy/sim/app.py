@@ -10,7 +10,7 @@ import asyncio
 
 from aiohttp import web
 
-from switchboard_proxy.sim import anthropic_api, control_api, openai_api
+from switchboard_proxy.sim import anthropic_api, control_api, openai_api, responses_api
 from switchboard_proxy.sim.serving import PINNED_MODEL, SIM_STATE, STOPPING, add_rate_headers
 from switchboard_proxy.sim.settings import SimSettings
 from switchboard_proxy.sim.state import SimState
@@ -48,6 +48,8 @@ def build_app(
             web.post("/openai/deployments/{deployment}/completions", openai_api.completions),
             web.post("/openai/deployments/{deployment}/embeddings", openai_api.embeddings),
             web.post("/v1/messages", anthropic_api.messages),
+            web.post("/v1/responses", responses_api.responses),
+            web.post("/openai/responses", responses_api.responses),
             web.get("/healthz", control_api.healthz),
             web.get("/sim/models", control_api.get_models),
             web.put("/sim/models/{name}", control_api.put_model),

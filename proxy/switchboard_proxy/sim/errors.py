@@ -23,6 +23,7 @@ class Dialect(Enum):
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
+    RESPONSES = "responses"  # OpenAI's error documents; its stream's error event is typed
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,15 @@ def error_response(error: SimError, *, dialect: Dialect) -> web.Response:
 
 
 def error_event(error: SimError, *, dialect: Dialect) -> bytes:
-    """The error as one SSE message: `data: {"error": ...}` (OpenAI) or `event: error` (Anthropic)."""
+    """The error as one SSE message: `data: {"error": ...}` (OpenAI), `event: error` (Anthropic), or the
+    Responses API's typed `error` event."""
     data = orjson.dumps(error_body(error, dialect=dialect))
     if dialect is Dialect.ANTHROPIC:
         return b"event: error\ndata: " + data + b"\n\n"
+    if dialect is Dialect.RESPONSES:
+        spec = ERRORS[error.kind]
+        event = {"type": "error", "code": spec.openai_code or spec.openai_type, "message": error.message}
+        return (
+            b"event: error\ndata: " + orjson.dumps({**event, "param": None, "sequence_number": 0}) + b"\n\n"
+        )
     return b"data: " + data + b"\n\n"

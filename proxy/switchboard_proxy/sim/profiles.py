@@ -22,6 +22,7 @@ FAULTS = (
     "reset",
     "midstream-fail",
     "first-event-error",
+    "fail-after-created",  # Responses: response.created, response.in_progress, then response.failed
     "context-length",
 )
 

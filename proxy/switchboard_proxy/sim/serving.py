@@ -190,10 +190,12 @@ async def _apply_fault(call: Call, *, respond: Responder) -> web.StreamResponse:
     if fault == "hang":
         await wait_for_disconnect(call.request)
         return web.Response(status=499)
-    if fault == "first-event-error":
+    if fault == "first-event-error" or (
+        fault == "fail-after-created" and call.dialect is not Dialect.RESPONSES
+    ):
         return await send_first_event_error(call, is_stream=is_stream)
-    if fault == "midstream-fail" and is_stream:
-        return await respond(call)
+    if (fault == "midstream-fail" and is_stream) or fault == "fail-after-created":
+        return await respond(call)  # the responder fails its own answer at the right moment
     # "reset", and "midstream-fail" without a stream: there is no middle to fail in.
     return reset_connection(call.request)
 
@@ -220,7 +222,7 @@ async def wait_for_disconnect(request: web.Request) -> None:
 async def send_first_event_error(call: Call, *, is_stream: bool) -> web.StreamResponse:
     """HTTP 200 whose first (and only) event is an error; without a stream, a 200 JSON error body."""
     error = SimError(
-        "error-503" if call.dialect is Dialect.OPENAI else "overloaded", "Simulated error event."
+        "overloaded" if call.dialect is Dialect.ANTHROPIC else "error-503", "Simulated error event."
     )
     await sleep_ms(call.profile.ttft_ms)
     if not is_stream:

@@ -1,5 +1,4 @@
-"""The execution tests' upstream: the shared fake (tests/support/fake_upstream.py) on a real loopback port
-in the test's own event loop, so that looptime's fake clock covers both sides of every request."""
+"""The execution tests' HTTP client session (the upstream fixture is tests/unit/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -7,16 +6,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-
-from support.fake_upstream import FakeUpstream
-
-
-@pytest.fixture
-async def upstream(aiohttp_server) -> FakeUpstream:
-    fake = FakeUpstream()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
 
 
 @pytest.fixture

@@ -233,7 +233,7 @@ def test_anthropic_relay_counts_cached_input_as_prompt_tokens() -> None:
     relay.transform(
         _anthropic("message_delta", delta={"stop_reason": "max_tokens"}, usage={"output_tokens": 4})
     )
-    assert relay.tally.usage == Usage(125, 4, 100)
+    assert relay.tally.usage == Usage(125, 4, 100, 20)  # 20 written to the cache
     assert relay.tally.finish_reason == "max_tokens"
 
 

@@ -11,10 +11,8 @@ from switchboard_proxy.config import EndpointConfig
 from switchboard_proxy.routing.eligibility import (
     CHECKS,
     FILTERS,
-    PROTOCOL_APIS,
     FilterContext,
     Rejection,
-    apis_of,
     as_filter,
     check_capability,
     check_circuit,
@@ -24,6 +22,7 @@ from switchboard_proxy.routing.eligibility import (
     check_protocol,
     filter_eligible,
 )
+from switchboard_proxy.routing.protocols import PROTOCOL_APIS, TRANSLATIONS, apis_of, wire_api
 from switchboard_proxy.routing.request import RouteRequest
 from switchboard_proxy.routing.state import EndpointState, RouterState
 
@@ -59,7 +58,7 @@ def verdict(result: tuple[list[EndpointConfig], list[Rejection]]) -> tuple[str, 
     [
         pytest.param("chat", OPENAI, None, id="chat-openai"),
         pytest.param("chat", AZURE, None, id="chat-azure"),
-        pytest.param("chat", ANTHROPIC, ("protocol", "anthropic cannot serve chat"), id="chat-anthropic"),
+        pytest.param("chat", ANTHROPIC, None, id="chat-anthropic-translated"),
         pytest.param("completions", OPENAI, None, id="completions-openai"),
         pytest.param("completions", AZURE, None, id="completions-azure"),
         pytest.param(
@@ -71,9 +70,12 @@ def verdict(result: tuple[list[EndpointConfig], list[Rejection]]) -> tuple[str, 
             "embeddings", ANTHROPIC, ("protocol", "anthropic cannot serve embeddings"), id="emb-anth"
         ),
         pytest.param("messages", ANTHROPIC, None, id="messages-anthropic"),
-        pytest.param("messages", OPENAI, ("protocol", "openai cannot serve messages"), id="messages-openai"),
+        pytest.param("messages", OPENAI, None, id="messages-openai-translated"),
+        pytest.param("responses", OPENAI, None, id="responses-openai-translated"),
+        pytest.param("responses", ANTHROPIC, None, id="responses-anthropic-translated"),
+        pytest.param("messages", AZURE, None, id="messages-azure-translated"),
         pytest.param(
-            "messages", AZURE, ("protocol", "azure-openai cannot serve messages"), id="messages-azure"
+            "responses", EMBEDDING_MODEL, ("protocol", "an embedding model cannot serve responses"), id="emb"
         ),
     ],
 )
@@ -83,6 +85,29 @@ def test_by_protocol(api: Any, candidate: EndpointConfig, expected: tuple[str, s
 
 def test_every_api_is_served_by_some_protocol() -> None:
     assert set().union(*PROTOCOL_APIS.values()) == {"chat", "completions", "embeddings", "messages"}
+    assert {api for table in TRANSLATIONS.values() for api in table} == {"chat", "messages", "responses"}
+
+
+@pytest.mark.parametrize(
+    ("api", "candidate", "expected"),
+    [
+        pytest.param("chat", OPENAI, "chat", id="chat-openai-native"),
+        pytest.param("messages", OPENAI, "chat", id="messages-openai-as-chat"),
+        pytest.param("responses", OPENAI, "chat", id="responses-openai-as-chat"),
+        pytest.param(
+            "responses",
+            endpoint_config("e", capabilities=["responses", "streaming"]),
+            "responses",
+            id="responses-native-with-the-capability",
+        ),
+        pytest.param("chat", ANTHROPIC, "messages", id="chat-anthropic-as-messages"),
+        pytest.param("responses", ANTHROPIC, "messages", id="responses-anthropic-as-messages"),
+        pytest.param("messages", ANTHROPIC, "messages", id="messages-anthropic-native"),
+        pytest.param("messages", AZURE, "chat", id="messages-azure-as-chat"),
+    ],
+)
+def test_wire_api(api: Any, candidate: EndpointConfig, expected: str) -> None:
+    assert wire_api(api, candidate) == expected
 
 
 @pytest.mark.parametrize(
@@ -102,7 +127,7 @@ def test_an_embedding_model_serves_only_embeddings(api: Any, expected: tuple[str
 
 def test_a_generative_endpoint_that_also_embeds_serves_every_openai_api() -> None:
     both = endpoint_config("e", provider="openai", capabilities=["embeddings", "streaming"])
-    assert apis_of(both) == {"chat", "completions", "embeddings"}
+    assert apis_of(both) == {"chat", "completions", "embeddings", "messages", "responses"}
 
 
 # --- capability -----------------------------------------------------------------------------------------
@@ -277,7 +302,7 @@ BAD_STATE = EndpointState(circuit="open", limited="concurrency-limit", latency_m
     ("spec", "state", "reason"),
     [
         pytest.param(
-            {"provider": "anthropic", "capabilities": [], "contextWindow": 10},
+            {"capabilities": ["embeddings"], "contextWindow": 10},
             BAD_STATE,
             "protocol",
             id="protocol-first",
@@ -309,7 +334,7 @@ def test_filter_eligible_keeps_order_and_rejects_each_endpoint_once() -> None:
         endpoint_config("a"),
         endpoint_config("b", capabilities=["json"]),
         endpoint_config("c"),
-        endpoint_config("d", provider="anthropic"),
+        endpoint_config("d", capabilities=["embeddings"]),
         endpoint_config("e"),
         endpoint_config("f", contextWindow=10),
     ]

@@ -202,9 +202,9 @@ def test_match_reason_is_kept() -> None:
 def test_ineligible_endpoints_are_rejected_not_planned() -> None:
     config = compile_config(
         *ENDPOINTS,
-        endpoint("anth", provider="anthropic"),
+        endpoint("embed", capabilities=["embeddings"]),
         endpoint("small", contextWindow=100),
-        policy("p", chain=["anth", "small", "c", "d"], retries={"attempts": 0}),
+        policy("p", chain=["embed", "small", "c", "d"], retries={"attempts": 0}),
         route("r", default=True, targets=pool("a", "b"), fallbackPolicy="p"),
     )
     state = RouterState(
@@ -214,7 +214,7 @@ def test_ineligible_endpoints_are_rejected_not_planned() -> None:
     assert attempts_of(decision) == [("a", "primary", 0), ("c", "fallback", 0)]
     assert [(r.endpoint, r.reason) for r in decision.rejections] == [
         ("b", "circuit-open"),
-        ("anth", "protocol"),
+        ("embed", "protocol"),
         ("small", "context-window"),
         ("d", "rate-limit"),
     ]
@@ -620,8 +620,13 @@ def test_examples_anthropic_messages(examples: RouterConfig) -> None:
     ]
 
 
-def test_examples_chat_api_cannot_use_the_anthropic_route(examples: RouterConfig) -> None:
+def test_examples_chat_api_uses_the_anthropic_route_through_translation(examples: RouterConfig) -> None:
     decision = plan_for(examples, RouteRequest(api="chat", model="claude-sonnet-4-5"))
+    assert decision.attempts and not decision.rejections
+
+
+def test_examples_completions_cannot_use_the_anthropic_route(examples: RouterConfig) -> None:
+    decision = plan_for(examples, RouteRequest(api="completions", model="claude-sonnet-4-5"))
     assert decision.attempts == ()
     assert {r.reason for r in decision.rejections} == {"protocol"}
 

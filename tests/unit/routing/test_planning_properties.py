@@ -227,8 +227,12 @@ def refusal_reasons(e: EndpointConfig, request: RouteRequest, state: RouterState
     """Every eligibility rule `e` breaks (empty when eligible)."""
     live = state.endpoints.get(e.name, EndpointState())
     broken = []
-    apis = {"messages"} if e.provider == "anthropic" else {"chat", "completions", "embeddings"}
-    if "embeddings" in e.capabilities and not {"tools", "json", "streaming", "vision"} & set(e.capabilities):
+    # Natively or translated (chat <-> messages, responses -> chat or messages).
+    generative = {"chat", "messages", "responses"}
+    apis = generative if e.provider == "anthropic" else generative | {"completions", "embeddings"}
+    if "embeddings" in e.capabilities and not {"tools", "json", "streaming", "vision", "responses"} & set(
+        e.capabilities
+    ):
         apis &= {"embeddings"}  # an embedding model
     if request.api not in apis:
         broken.append("protocol")

@@ -11,19 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from support.builders import Document, write_resources
-from support.fake_upstream import FakeUpstream
 from switchboard_proxy.server.app import build_app
 from switchboard_proxy.settings import ProxySettings
 
 Sidecar = Callable[[Sequence[Document]], Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-async def upstream(aiohttp_server) -> FakeUpstream:
-    fake = FakeUpstream()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/v1"))
-    return fake
 
 
 @pytest.fixture

@@ -52,3 +52,10 @@ async def test_what_the_sidecar_does_not_serve(upstream, sidecar, method, path, 
     document = await response.json()
     assert response.status == status and "X-Request-Id" in response.headers
     assert (document.get("type") == "error") is anthropic and document["error"]["message"]
+    assert response.headers.get("Allow") == ("POST" if status == 405 else None)
+
+
+async def test_head_of_an_operations_endpoint_is_answered(upstream, sidecar) -> None:
+    client = await sidecar([endpoint("ok", upstream.url), route("r", ["ok"], default=True)])
+    response = await client.head("/healthz")
+    assert response.status == 200 and "X-Request-Id" in response.headers

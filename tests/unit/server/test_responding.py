@@ -130,7 +130,12 @@ async def test_embeddings_never_get_a_static_degraded_body(upstream, sidecar) ->
     ("path", "body", "anthropic"),
     [
         pytest.param("/v1/embeddings", {"input": "x"}, False, id="embeddings-on-a-chat-route"),
-        pytest.param("/v1/messages", {"max_tokens": 5, "messages": HELLO}, True, id="messages-on-openai"),
+        pytest.param(
+            "/v1/messages",
+            {"max_tokens": 5, "messages": HELLO, "tools": [{"name": "f", "input_schema": {}}]},
+            True,
+            id="messages-with-tools-on-a-route-without",
+        ),
         pytest.param(
             "/v1/chat/completions",
             {"messages": HELLO, "tools": [{"type": "function", "function": {"name": "f"}}]},

@@ -38,5 +38,6 @@ def usage_of(document: Any) -> Usage:
     # Anthropic's input_tokens leaves out cached input (read from or written to the cache), unlike OpenAI's
     # prompt_tokens; Usage counts every prompt token, with the cache reads among them as `cached`.
     cache_read = as_int(usage.get("cache_read_input_tokens"))
-    prompt = as_int(usage.get("input_tokens")) + cache_read + as_int(usage.get("cache_creation_input_tokens"))
-    return Usage(prompt, as_int(usage.get("output_tokens")), cache_read)
+    cache_write = as_int(usage.get("cache_creation_input_tokens"))
+    prompt = as_int(usage.get("input_tokens")) + cache_read + cache_write
+    return Usage(prompt, as_int(usage.get("output_tokens")), cache_read, cache_write)

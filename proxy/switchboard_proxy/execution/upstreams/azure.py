@@ -12,10 +12,12 @@ from .openai_format import PATHS, rewrite_body
 
 def prepare(endpoint: EndpointConfig, call: Call, key: str) -> Prepared:
     payload, add_usage = rewrite_body(endpoint, call)
-    url = (
-        f"{endpoint.url}/openai/deployments/{quote(endpoint.model, safe='')}{PATHS[call.api]}"
-        f"?api-version={quote(endpoint.api_version, safe='')}"
-    )
+    version = quote(endpoint.api_version, safe="")
+    if call.api == "responses":  # not under a deployment: the deployment is the body's `model`
+        url = f"{endpoint.url}/openai/responses?api-version={version}"
+    else:
+        deployment = quote(endpoint.model, safe="")
+        url = f"{endpoint.url}/openai/deployments/{deployment}{PATHS[call.api]}?api-version={version}"
     headers = common_headers(call)
     if key:
         headers["api-key"] = key

@@ -18,6 +18,7 @@ class Call(NamedTuple):
     stream: bool
     forwarded: dict[str, str] = {}
     request_id: str = ""
+    prompt_tokens: int = 0  # the sidecar's estimate, for answers that report no usage
 
 
 class Prepared(NamedTuple):

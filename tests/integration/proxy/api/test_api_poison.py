@@ -49,6 +49,7 @@ def poison(sim: Process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         ),
         route("claude", ["claude-ep"], shadow={"endpoint": "chat-a", "percent": 100}),
         route("embed", ["emb"]),
+        route("chat-shadowed-by-embeddings", ["chat-a"], shadow={"endpoint": "emb", "percent": 100}),
     ]
     resources = write_resources(tmp_path_factory.mktemp("poison"), documents)
     proxy = start_proxy(resources=resources)
@@ -56,6 +57,9 @@ def poison(sim: Process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield Stack(sim=sim, proxy=proxy, resources=resources)
     finally:
         proxy.stop()
+
+
+TOOL = {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
 
 
 def refused(reply: rawhttp.RawReply, status: int, *, anthropic: bool = False) -> dict[str, Any]:
@@ -120,15 +124,16 @@ def test_3_4_header_bytes_that_are_no_utf8_are_a_400(poison: Stack, header: str)
 
 
 def test_6_requests_no_endpoint_could_serve_do_not_stop_experiment_variants(poison: Stack) -> None:
-    # The campaign's reproducer: 450 requests of an API the route cannot serve (here embeddings and
-    # Anthropic messages on an OpenAI chat route), which used to stop both variants.
+    # The campaign's reproducer: 450 requests the route cannot serve (it had Anthropic messages on an
+    # OpenAI route, which translation now serves; here embeddings, and tools on a route without them),
+    # which used to stop both variants.
     for index in range(450):
         body = (
             {"model": "chat", "input": "x"}
             if index % 2
-            else {"model": "chat", "max_tokens": 5, "messages": HELLO}
+            else {"model": "chat", "messages": HELLO, "tools": [TOOL]}
         )
-        path = "/v1/embeddings" if index % 2 else "/v1/messages"
+        path = "/v1/embeddings" if index % 2 else "/v1/chat/completions"
         reply = rawhttp.raw_exchange(poison.url, rawhttp.request_bytes(path, json.dumps(body).encode()))
         assert reply.status == 400, reply.body
     for variant in ("control", "candidate"):
@@ -138,18 +143,37 @@ def test_6_requests_no_endpoint_could_serve_do_not_stop_experiment_variants(pois
 
 def test_7_shadows_only_of_served_requests_and_in_the_shadows_protocol(poison: Stack) -> None:
     mirrored = poison.sim_stats().get("chat-a", {}).get("requests", 0)
-    poison.anthropic().messages.create(model="claude", max_tokens=5, messages=HELLO)  # served; shadow: OpenAI
+    # Served Anthropic messages, mirrored to an OpenAI endpoint: translated to its protocol (this used to
+    # die with KeyError('messages') in the mirror task).
+    poison.anthropic().messages.create(model="claude", max_tokens=5, messages=HELLO)
+    wait_until(
+        lambda: poison.metric("switchboard_shadow_requests_total", route="claude", outcome="success") == 1,
+        timeout=5,
+        what="the translated shadow to succeed",
+    )
+    assert poison.sim_stats()["chat-a"]["requests"] == mirrored + 1
+    # A served chat call whose shadow serves only embeddings: skipped, and counted as such.
+    poison.openai().chat.completions.create(model="chat-shadowed-by-embeddings", messages=HELLO)
+    wait_until(
+        lambda: (
+            poison.metric(
+                "switchboard_shadow_requests_total", route="chat-shadowed-by-embeddings", outcome="unservable"
+            )
+            == 1
+        ),
+        timeout=5,
+        what="the unservable shadow to be counted",
+    )
+    # A refused request is never mirrored.
+    before = poison.sim_stats()["chat-a"]["requests"]
+    shadows = poison.metric("switchboard_shadow_requests_total", route="chat", outcome="success")
     reply = rawhttp.raw_exchange(
         poison.url,
         rawhttp.request_bytes("/v1/embeddings", json.dumps({"model": "chat", "input": "x"}).encode()),
     )
-    assert reply.status == 400  # refused: never mirrored
-    wait_until(
-        lambda: poison.metric("switchboard_shadow_requests_total", route="claude", outcome="unservable") == 1,
-        timeout=5,
-        what="the unservable shadow to be counted",
-    )
-    assert poison.sim_stats().get("chat-a", {}).get("requests", 0) == mirrored
+    assert reply.status == 400
+    assert poison.metric("switchboard_shadow_requests_total", route="chat", outcome="success") == shadows
+    assert poison.sim_stats()["chat-a"]["requests"] == before
     assert_clean_log(poison)
 
 

@@ -1,6 +1,6 @@
 """A request that no endpoint of its route could ever serve is the caller's 400, in its own API's shape,
-through the official SDKs: never a degraded body shaped for another API. A chat route still degrades as
-its policy says when its endpoints are merely down."""
+through the official SDKs: never a degraded body shaped for another API (an API that translation can
+serve is served). A chat route still degrades as its policy says when its endpoints are merely down."""
 
 from __future__ import annotations
 
@@ -51,14 +51,23 @@ def test_tools_on_a_route_without_tools(unservable: Stack) -> None:
     assert caught.value.code == "unsupported_by_route" and "lacks tools" in caught.value.message
 
 
-def test_an_anthropic_request_on_an_openai_only_route(unservable: Stack) -> None:
+def test_an_anthropic_request_the_route_cannot_serve_is_refused_in_anthropics_shape(
+    unservable: Stack,
+) -> None:
+    tools = [{"name": "lookup", "input_schema": {"type": "object"}}]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        unservable.anthropic().messages.create(model="chat", max_tokens=16, messages=HELLO)
+        unservable.anthropic().messages.create(model="chat", max_tokens=16, messages=HELLO, tools=tools)
     error = caught.value
     assert error.status_code == 400
     assert error.body["type"] == "error" and error.body["error"]["type"] == "invalid_request_error"
-    assert "openai cannot serve messages" in error.body["error"]["message"]
+    assert "lacks tools" in error.body["error"]["message"]
     assert unservable.sim_requests("chat-a") == []  # nothing was sent upstream
+
+
+def test_an_anthropic_request_on_an_openai_route_is_served_through_translation(unservable: Stack) -> None:
+    message = unservable.anthropic().messages.create(model="chat", max_tokens=16, messages=HELLO)
+    assert message.content[0].text and message.stop_reason == "end_turn"
+    assert unservable.sim_requests("chat-a")[-1]["path"] == "/v1/chat/completions"
 
 
 def test_a_chat_route_whose_endpoints_are_down_still_degrades_as_configured(unservable: Stack) -> None:
