@@ -1,7 +1,8 @@
 """Per-endpoint concurrency is shared out by priority, so sheddable work is turned away first (503 +
 Retry-After, `switchboard_shed_total`) while critical work on the same endpoint is served. These endpoints
-have no queue (`maxQueue: 0`), so a request over its share is refused at once; test_spike.py covers the
-queue."""
+have no queue (`maxQueue: 0`) and a fixed limit (`adaptiveConcurrency: false`: an adaptive limit's first
+window admits only a few, to measure the upstream's no-load latency), so a request over its share is refused
+at once; test_spike.py covers the queue and the adaptive limit."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ from chains import ROUTE
 from support.stack import endpoint, route
 from support.waiting import wait_until
 
-SLOW = {"ttft_ms": 400}  # every answer takes ~400 ms, so a burst piles up in flight
+SLOW = {"ttft_ms": 400}
+FIXED = {
+    "maxQueue": 0,
+    "adaptiveConcurrency": False,
+}  # every answer takes ~400 ms, so a burst piles up in flight
 
 
 def test_spike_sheds_sheddable_first_and_keeps_critical(make_stack) -> None:
     documents = [
-        endpoint("busy", make_stack.sim_url, limits={"maxConcurrency": 10, "maxQueue": 0}),
+        endpoint("busy", make_stack.sim_url, limits={"maxConcurrency": 10, **FIXED}),
         route(ROUTE, ["busy"], priority="sheddable", default=True),
         route("critical", ["busy"], priority="critical"),
     ]
@@ -44,7 +49,7 @@ def test_spike_sheds_sheddable_first_and_keeps_critical(make_stack) -> None:
 def test_shed_answer_says_why_and_when_to_retry(make_stack) -> None:
     documents = [
         # Two slots: sheddable work may hold one of them (60% of 2, at least 1), the other is kept.
-        endpoint("busy", make_stack.sim_url, limits={"maxConcurrency": 2, "maxQueue": 0}),
+        endpoint("busy", make_stack.sim_url, limits={"maxConcurrency": 2, **FIXED}),
         route(ROUTE, ["busy"], priority="sheddable", default=True),
     ]
     stack = make_stack({"busy": {"ttft_ms": 1500}}, documents)
