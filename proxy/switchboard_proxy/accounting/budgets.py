@@ -35,20 +35,26 @@ def token_price_pico(usd_per_mtok: float) -> int:
 
 
 def worst_case_pico(endpoint: EndpointConfig, *, prompt_tokens: int, max_tokens: int) -> int:
-    """The most one request may cost on `endpoint`: its prompt estimate at the full input price plus
-    `max_tokens` (the endpoint's own output cap when the request sets none) at the output price."""
+    """The most one request may cost on `endpoint`: its prompt estimate at the dearest prompt price (the
+    input price, or the cache-write price where writing to the prompt cache costs more, as Anthropic's
+    does) plus `max_tokens` (the endpoint's own output cap when the request sets none) at the output
+    price."""
     output = min(max_tokens, endpoint.max_output_tokens) if max_tokens else endpoint.max_output_tokens
-    return prompt_tokens * token_price_pico(endpoint.input_per_mtok_usd) + output * token_price_pico(
+    prompt_price = max(endpoint.input_per_mtok_usd, endpoint.cache_write_per_mtok_usd)
+    return prompt_tokens * token_price_pico(prompt_price) + output * token_price_pico(
         endpoint.output_per_mtok_usd
     )
 
 
 def cost_pico(endpoint: EndpointConfig, usage: Usage) -> int:
-    """What `usage` cost on `endpoint`, as accounted (cached prompt tokens at the cached price)."""
+    """What `usage` cost on `endpoint`, as accounted (`usage.cost_usd` in integers): cached prompt tokens
+    at the cached price, tokens written to the cache at the cache-write price, the rest at full price."""
     cached = min(usage.cached_tokens, usage.prompt_tokens)
+    written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
     return (
-        (usage.prompt_tokens - cached) * token_price_pico(endpoint.input_per_mtok_usd)
+        (usage.prompt_tokens - cached - written) * token_price_pico(endpoint.input_per_mtok_usd)
         + cached * token_price_pico(endpoint.cached_input_per_mtok_usd)
+        + written * token_price_pico(endpoint.cache_write_per_mtok_usd)
         + usage.completion_tokens * token_price_pico(endpoint.output_per_mtok_usd)
     )
 

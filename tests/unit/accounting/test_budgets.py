@@ -16,11 +16,19 @@ from switchboard_proxy.accounting.budgets import (
     window_index,
     worst_case_pico,
 )
-from switchboard_proxy.accounting.usage import Usage
+from switchboard_proxy.accounting.usage import Usage, cost_usd
 
 PRICED = endpoint_config(
-    "e", pricing={"inputPerMTok": 3.0, "outputPerMTok": 15.0, "cachedInputPerMTok": 0.3}, maxOutputTokens=1000
+    "e",
+    pricing={
+        "inputPerMTok": 3.0,
+        "outputPerMTok": 15.0,
+        "cachedInputPerMTok": 0.3,
+        "cacheWritePerMTok": 3.75,
+    },
+    maxOutputTokens=1000,
 )
+PLAIN = endpoint_config("p", pricing={"inputPerMTok": 3.0, "outputPerMTok": 15.0}, maxOutputTokens=1000)
 
 
 def test_prices_are_exact_integers() -> None:
@@ -39,7 +47,9 @@ def test_ten_requests_of_a_tenth_fill_the_budget_exactly() -> None:
 
 
 def test_the_worst_case_is_the_prompt_and_the_most_output_at_full_prices() -> None:
-    assert worst_case_pico(PRICED, prompt_tokens=100, max_tokens=50) == 100 * 3_000_000 + 50 * 15_000_000
+    assert worst_case_pico(PLAIN, prompt_tokens=100, max_tokens=50) == 100 * 3_000_000 + 50 * 15_000_000
+    # Writing the prompt to the cache costs more than reading it plain: that is its worst case.
+    assert worst_case_pico(PRICED, prompt_tokens=100, max_tokens=50) == 100 * 3_750_000 + 50 * 15_000_000
     # No max_tokens: the endpoint's own output cap is the most it may generate; a larger ask is capped.
     assert worst_case_pico(PRICED, prompt_tokens=0, max_tokens=0) == 1000 * 15_000_000
     assert worst_case_pico(PRICED, prompt_tokens=0, max_tokens=5000) == 1000 * 15_000_000
@@ -49,10 +59,16 @@ def test_the_worst_case_is_the_prompt_and_the_most_output_at_full_prices() -> No
     prompt=st.integers(0, 10_000),
     output=st.integers(1, 1000),
     cached=st.integers(0, 10_000),
+    written=st.integers(0, 10_000),
 )
-def test_what_a_request_costs_never_exceeds_its_worst_case(prompt: int, output: int, cached: int) -> None:
-    actual = cost_pico(PRICED, Usage(prompt, output, min(cached, prompt)))
+def test_what_a_request_costs_never_exceeds_its_worst_case(
+    prompt: int, output: int, cached: int, written: int
+) -> None:
+    usage = Usage(prompt, output, min(cached, prompt), written)
+    actual = cost_pico(PRICED, usage)
     assert actual <= worst_case_pico(PRICED, prompt_tokens=prompt, max_tokens=output)
+    # The budget's books and the cost metrics agree to the picodollar.
+    assert actual == usd_to_pico(cost_usd(PRICED, usage))
 
 
 @given(live=st.integers(1, 50), used=st.integers(0, 10**13), limit=st.integers(1, 10**13))
