@@ -125,9 +125,10 @@ class AdaptiveLimit:
 
     def sample(self, seconds: float, *, inflight: int, now: float) -> bool:
         """One answered attempt's latency; True when it closed a window (the limit may have moved)."""
-        if self._probing and inflight > self.settings.probe_limit:
-            # Admitted before the probe: its latency is the loaded one. The probe waits for the backlog
-            # to drain (and closes empty after max_window_seconds if it never does).
+        if self._probing and (inflight > self.settings.probe_limit or now - seconds < self._started):
+            # Admitted before the probe began: its latency is the loaded one, even when it arrives once
+            # the backlog has drained to a few (it queued upstream behind that backlog). The probe counts
+            # only what it admitted itself (and closes empty after max_window_seconds if nothing came).
             return self._maybe_close(now)
         self._count += 1
         self._sum += seconds

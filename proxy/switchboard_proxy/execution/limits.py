@@ -1,6 +1,7 @@
 """Per-endpoint limits and the retry budget: small counters with an injected clock.
 
-- ConcurrencyLimit: requests in flight to one endpoint (0 = unlimited), shared out by priority;
+- ConcurrencyLimit: requests in flight to one endpoint (0 = unlimited), shared out by priority when the
+  endpoint has no queue to order them (`slots.Slots` decides);
 - TokenBucket: requests (or tokens) per minute to one endpoint (0 = unlimited) with a burst capacity,
   reservations given back or charged extra once the real usage is known, and shrunk by the upstream's
   own 429 / x-ratelimit signals until their reset;
@@ -28,8 +29,9 @@ def loop_time() -> float:
         return time.monotonic()
 
 
-# Share of an endpoint's concurrency limit each priority may fill. Under overload, sheddable work is
-# turned away first (once the endpoint is 60% busy), then standard work (85%); critical work may use it all.
+# Share of an endpoint's concurrency limit each priority may fill when nothing may wait (`maxQueue: 0`).
+# Under overload, sheddable work is turned away first (once the endpoint is 60% busy), then standard work
+# (85%); critical work may use it all.
 PRIORITY_SHARE: dict[str, float] = {"critical": 1.0, "standard": 0.85, "sheddable": 0.6}
 
 

@@ -1,7 +1,13 @@
 """`Slots`: one endpoint's concurrency: the limit in force, the queue in front of it, what it has learnt.
 
-An attempt takes a slot at once when its priority's share of the limit has room (the adaptive limit, or
-`maxConcurrency` for routes that turned adaptation off). Otherwise it waits in the endpoint's
+An attempt takes a slot at once when the limit has room (the adaptive limit, or `maxConcurrency` for
+routes that turned adaptation off). With a queue, priority decides the order of waiting, not the room:
+every band may fill the whole limit, and a freed slot goes to the most important waiter, so critical
+work waits about one slot's turnover at most. (Static shares of the limit would also hide the upstream's
+knee from the adaptive limit: standard traffic alone, held to 85% of it, sees no-load latency until the
+limit is 1/0.85 above the knee, which is where the limit would then settle.) Without a queue
+(`maxQueue: 0`) nothing can wait, so the static shares of `limits.PRIORITY_SHARE` decide who is refused
+first. Otherwise it waits in the endpoint's
 `WaitQueue`, but only if no more important work is waiting already (else it is refused at once: under
 overload sheddable work goes first, then standard) and only if it can still meet its deadline: the
 expected wait (the waiters ahead of it over the rate at which slots free up) plus the endpoint's time
@@ -76,14 +82,19 @@ class Slots:
     def _limit_for(self, adaptive: bool) -> int | None:
         return self.adaptive.limit if adaptive and self.adaptive is not None else None
 
+    def _share_of(self, priority: Priority) -> Priority:
+        """The band whose share of the limit `priority` may fill: its own without a queue, else all of it
+        (the queue's order is the priority; see the module docstring)."""
+        return "critical" if self.queue.capacity else priority
+
     def try_take_now(self, priority: Priority, *, adaptive: bool = True) -> bool:
-        """A slot at once if its priority's share has room (the common case, no waiting)."""
-        return self.concurrency.try_acquire(priority, self._limit_for(adaptive))
+        """A slot at once if the limit (its priority's share, without a queue) has room: the common case."""
+        return self.concurrency.try_acquire(self._share_of(priority), self._limit_for(adaptive))
 
     async def take(self, priority: Priority, *, deadline: float, adaptive: bool = True) -> Refusal | None:
         """A slot for one attempt (None), or why not; `deadline` is event-loop time."""
         limit = self._limit_for(adaptive)
-        if self.concurrency.try_acquire(priority, limit):
+        if self.concurrency.try_acquire(self._share_of(priority), limit):
             return None
         if not self.queue.capacity:
             return Refusal.CONCURRENCY if self.concurrency.is_full else Refusal.SHED
@@ -91,7 +102,7 @@ class Slots:
             return Refusal.SHED  # sheddable first, then standard: refused in microseconds, not after a wait
         loop = asyncio.get_running_loop()
         now = loop.time()
-        slots = self.concurrency.ceiling(priority, limit)
+        slots = self.concurrency.ceiling(self._share_of(priority), limit)
         wait = expected_wait_seconds(
             self.queue.ahead_of(priority), slots=slots, hold_seconds=self.hold_seconds
         )
@@ -143,7 +154,9 @@ class Slots:
     def _grant(self) -> None:
         """Free slots to the queue's head, as long as its share has room."""
         while (head := self.queue.head()) is not None:
-            if not self.concurrency.try_acquire(head.priority, self._limit_for(head.adaptive)):
+            if not self.concurrency.try_acquire(
+                self._share_of(head.priority), self._limit_for(head.adaptive)
+            ):
                 return
             self._forget(head)
             if head.future.done():  # cancelled meanwhile: the slot is free again

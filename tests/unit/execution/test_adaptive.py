@@ -83,3 +83,14 @@ def test_a_burst_of_429s_is_one_backoff_per_window() -> None:
     for i in range(50):
         limiter.push_back(now=0.3 + i * 0.001)
     assert limiter.value == pytest.approx(start * 0.9)
+
+
+def test_a_probe_counts_only_what_it_admitted_itself() -> None:
+    # The probe window began at 0: answers admitted before it queued upstream behind the old backlog, so
+    # even when they arrive with only a few in flight their latency is the loaded one.
+    limiter = AdaptiveLimit(100, now=0.0)
+    for i in range(5):
+        limiter.sample(0.5, inflight=2, now=0.2 + i * 0.01)  # admitted at -0.3: before the probe
+    for i in range(5):
+        limiter.sample(0.1, inflight=2, now=0.3 + i * 0.01)  # admitted at 0.2 and after
+    assert limiter.no_load_seconds == pytest.approx(0.1)

@@ -46,9 +46,8 @@ def test_the_limit_settles_near_the_upstreams_capacity_and_backs_off(make_stack)
     assert {a.status for a in answers} == {200}
     first, second = seen["first"], seen["second"]
     admission = stack.get("/switchboard/endpoints").json()["endpoints"]["knee"]["admission"]
-    # The acceptance is 30%; against real processes on this two-core machine the limit settles 40-60% above
-    # the sim's capacity (the unit test's simulated knee holds 30%), so this checks the weaker bound.
-    assert first and all(7 <= limit <= 16 for limit in first), (first, admission)
-    assert second and all(2 <= limit <= 9 for limit in second) and max(second) < min(first), (first, second)
+    # Within 30% of the sim's capacity, before and after the knee moved down (10, then 4).
+    assert first and all(7 <= limit <= 13 for limit in first), (first, admission)
+    assert second and all(3 <= limit <= 5 for limit in second), (first, second, admission)
     assert stack.sim_stats()["knee"]["max_generating"] <= 10
     wait_until(lambda: stack.metric("switchboard_concurrency_limit", endpoint="knee") >= 1, timeout=5)
