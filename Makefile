@@ -31,8 +31,9 @@ lint: $(STAMP)  ## ruff, mypy (strict), import-linter, CRDs up to date
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-crds: $(STAMP)  ## re-render crds/ from the resource models
+crds: $(STAMP)  ## re-render crds/ from the resource models (and the chart's copy of them)
 	$(BIN)/switchboard crds --output-dir crds
+	cp crds/*.yaml charts/switchboard/files/crds/
 
 image:  ## build the Dockerfile with buildah (plus the node's pause and demo images) and load them into the node
 	tests/cluster/images.sh load
