@@ -26,8 +26,8 @@ test-fast: $(STAMP)  ## unit tests only
 	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP)  ## ruff, mypy (strict), import-linter, CRDs up to date
-	$(BIN)/ruff check proxy operator tests bench examples
-	$(BIN)/ruff format --check proxy operator tests bench examples
+	$(BIN)/ruff check proxy operator tests bench examples charts
+	$(BIN)/ruff format --check proxy operator tests bench examples charts
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

@@ -1,7 +1,8 @@
 """`helm test`: does an injected pod answer? Runs as the app container of a labelled pod (Python standard
 library only).
 
-Checks that the webhook injected the sidecar (OPENAI_BASE_URL is set), that the sidecar's admin port says it is ready, and that its model API lists the test route.
+Checks that the webhook injected the sidecar (OPENAI_BASE_URL is set), that the sidecar's admin port says
+it is ready, and that its model API lists the test route.
 """
 
 from __future__ import annotations
