@@ -40,7 +40,7 @@ def api_get(path: str) -> Any:
 
 
 def route_state(namespace: str, route: str) -> str:
-    """"" once the route is Ready and compiled into the ConfigMap, else what is still missing."""
+    """ "" once the route is Ready and compiled into the ConfigMap, else what is still missing."""
     found = api_get(f"/apis/switchboard.dev/v1alpha1/namespaces/{namespace}/modelroutes/{route}")
     if found is None:
         return "the test route does not exist"
