@@ -177,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # would print every line twice); its level is ours, not Kopf's INFO-or-DEBUG choice.
     kopf.configure(verbose=settings.log_level == "debug")
     logging.getLogger().setLevel(settings.log_level.upper())
+    # One line per probe and admission request would drown what matters (Kopf logs each admission).
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, logging.getLogger().level))
     from . import handlers  # registers the handlers with Kopf's default registry
 
     if settings.webhook_port:

@@ -29,17 +29,28 @@ def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     }
 
 
+# The only exceptions: the webhook's certificate Secret is renewed by update (guarded by its
+# resourceVersion), and `helm test` deletes the one endpoint and route it created.
+EXCEPTIONS = {
+    ("switchboard", "secrets", "switchboard-webhook-tls", "update"),
+    ("switchboard-helm-test", "modelendpoints", "switchboard-helm-test", "delete"),
+    ("switchboard-helm-test", "modelroutes", "switchboard-helm-test", "delete"),
+}
+
+
 def test_no_role_grants_anything_broad() -> None:
     for values in ({}, NAMESPACED):
         rendered = render(values=values)
         for role in rendered.of_kind("ClusterRole") + rendered.of_kind("Role"):
+            owner = role["metadata"]["name"].removesuffix("-webhook-tls")
             for group, resource, name, verb in grants(role["rules"]):
                 assert "*" not in (group, resource), role["metadata"]
-                assert verb not in FORBIDDEN_VERBS or (resource, name, verb) == (
-                    "secrets",
-                    "switchboard-webhook-tls",
-                    "update",
-                ), (role["metadata"]["name"], group, resource, verb)
+                assert verb not in FORBIDDEN_VERBS or (owner, resource, name, verb) in EXCEPTIONS, (
+                    role["metadata"]["name"],
+                    group,
+                    resource,
+                    verb,
+                )
 
 
 def test_a_namespaced_operator_has_a_role_per_namespace_and_a_cluster_role_for_the_webhook_only() -> None:

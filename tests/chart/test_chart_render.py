@@ -177,6 +177,7 @@ def test_the_chart_s_files_are_what_the_templates_read() -> None:
     assert sorted(p.name for p in (CHART / "files" / "tests").glob("*.py")) == [
         "check_injection.py",
         "check_reconcile.py",
+        "kube_api.py",
     ]
     assert json.loads((CHART / "files" / "dashboard.json").read_text())["uid"] == "switchboard"
     assert not list(Path(CHART / "templates").glob("*.json"))
