@@ -54,7 +54,7 @@ def promtool() -> str:
 
 
 def helm(*args: str, kubeconfig: Path | None = None, timeout: float = 120, check: bool = True) -> str:
-    """Run helm; its stdout (and the failure with stderr, when `check`)."""
+    """Run helm; its stdout, plus its stderr unless `check` (then a failure raises, showing stderr)."""
     env = {**os.environ, "HELM_CACHE_HOME": "/tmp/switchboard-helm-cache"}
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)
