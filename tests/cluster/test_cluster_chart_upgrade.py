@@ -114,8 +114,14 @@ def test_an_upgrade_rolls_the_operator_while_the_app_keeps_being_served(
     took = release.timings["upgrade"]
     report(f"helm upgrade (new image tag and values, 2 replicas rolled, --wait): {took:.1f} s")
     pod = running.demo_pod
+
+    def served_after_the_change() -> list[dict[str, Any]]:
+        return [
+            r for r in calls(kubectl, namespace, pod) if r["t"] > changed_at and r.get("endpoint") == CHEAP
+        ]
+
     served = wait_until(
-        lambda: [r for r in calls(kubectl, namespace, pod) if r["t"] > changed_at and r.get("endpoint") == CHEAP],
+        served_after_the_change,
         timeout=30,
         what="the route change made during the rollout being served",
     )
