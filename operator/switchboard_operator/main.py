@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.webhook_port:
         handlers.register_injection(settings)
     # The oldest replica leads: a new one (a rollout, a restart after a crash) waits for it to go.
-    priority = start_priority(datetime.now(UTC))
+    priority = start_priority(datetime.now(UTC), settings.instance)
     memo = kopf.Memo(settings=settings, identity=settings.instance, priority=priority)
     peering = settings.peering.name
     kopf.run(

@@ -5,7 +5,8 @@ Recorded by the handlers (reconciles, webhook admissions) and the upkeep loop; s
 - `switchboard_operator_reconciles_total{result}`: success | error (the API server failed us);
 - `switchboard_operator_compile_problems{namespace}`: resources left out of the namespace's last compile;
 - `switchboard_operator_webhook_admissions_total{result}`: injected | skipped (already injected) | error;
-- `switchboard_operator_last_success_timestamp_seconds`: when a reconcile last succeeded.
+- `switchboard_operator_last_success_timestamp_seconds`: when a reconcile (or a resync round with nothing
+  to do) last succeeded; absent until then.
 Two more carry what only the compiled config knows, for the "spend rate over budget" alert (the sidecar
 exports what a route spent, not what it may spend): `switchboard_operator_route_budget_usd{namespace,route}`
 and `switchboard_operator_route_budget_window_seconds{namespace,route}`.
@@ -17,12 +18,31 @@ namespaces and route names: bounded by the config, never by a request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 RECONCILE_RESULTS = ("success", "error")
 ADMISSION_RESULTS = ("injected", "skipped", "error")
+
+
+class LastSuccess(Collector):
+    """`switchboard_operator_last_success_timestamp_seconds`, absent until a first success: a replica that
+    never reconciled (a follower, or a leader with nothing to do yet) must not say "1970", which the
+    "not reconciling" alert would read as a very long time ago."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.at is not None:
+            yield GaugeMetricFamily(
+                "switchboard_operator_last_success_timestamp_seconds",
+                "Unix time of the last successful reconcile (or resync round with nothing to do).",
+                value=self.at,
+            )
 
 
 class OperatorMetrics:
@@ -48,11 +68,8 @@ class OperatorMetrics:
             ["result"],
             registry=self.registry,
         )
-        self.last_success = Gauge(
-            "switchboard_operator_last_success_timestamp_seconds",
-            "Unix time of the last successful reconcile.",
-            registry=self.registry,
-        )
+        self.last_success = LastSuccess()
+        self.registry.register(self.last_success)
         self.budget_usd = Gauge(
             "switchboard_operator_route_budget_usd",
             "A route's spend limit per window (compiled config), in US dollars.",
@@ -84,7 +101,11 @@ class OperatorMetrics:
             self.budget_usd.labels(namespace=namespace, route=route).set(usd)
             self.budget_window.labels(namespace=namespace, route=route).set(window_seconds)
         self._budgets[namespace] = set(budgets)
-        self.last_success.set(at)
+        self.last_success.at = at
+
+    def record_resync(self, at: float) -> None:
+        """A resync round reconciled every known namespace (perhaps none): all is current."""
+        self.last_success.at = at
 
     def record_failure(self) -> None:
         self.reconciles.labels(result="error").inc()

@@ -13,14 +13,20 @@ Kopf pauses its watches, not the operator's own background loop (sunsets, resync
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+TIE_BREAKS = 1000
 
-def start_priority(started: datetime) -> int:
-    """A priority that is higher the earlier the replica started (millisecond resolution)."""
-    return -int(started.timestamp() * 1000)
+
+def start_priority(started: datetime, identity: str) -> int:
+    """A priority that is higher the earlier the replica started, and never equal to another replica's:
+    two replicas with one priority would both pause (Kopf's rule), and a ReplicaSet starts its pods
+    within the same millisecond often enough. Microseconds first, then a hash of the identity."""
+    microseconds = int(started.timestamp() * 1_000_000)
+    return -microseconds * TIE_BREAKS + zlib.crc32(identity.encode()) % TIE_BREAKS
 
 
 def _parse(lastseen: Any) -> datetime | None:

@@ -5,7 +5,8 @@ others, but not this loop):
 - recompile the namespaces whose sunset has passed, or whose event-started reconcile failed (Kopf does
   not retry event handlers);
 - every `resync_seconds`, recompile every namespace seen so far, so drift (an edited ConfigMap) is
-  repaired and `switchboard_operator_last_success_timestamp_seconds` stays fresh while all is well.
+  repaired and `switchboard_operator_last_success_timestamp_seconds` stays fresh while all is well (a
+  round with no namespace at all counts as a success: there is nothing to reconcile).
 A replica that stops leading forgets its per-namespace metrics. Separately, on every replica (each one
 serves the webhook), the webhook certificate is checked every `tls_check_seconds`.
 """
@@ -97,12 +98,17 @@ class Upkeep:
         if not leading:
             return
         due = set(self.sunsets.due(now))
-        if self._resynced is None or (now - self._resynced).total_seconds() >= self.resync_seconds:
+        resync = self._resynced is None or (now - self._resynced).total_seconds() >= self.resync_seconds
+        if resync:
             due |= set(self.known_namespaces())
             self._resynced = now
+        failed = 0
         for namespace in sorted(due):
             if not await asyncio.to_thread(self.reconcile, namespace):
                 self.sunsets.remember(namespace, now)  # again on the next round
+                failed += 1
+        if resync and not failed:
+            self.metrics.record_resync(now.timestamp())
 
     async def _certificate_loop(self, certificate: Certificate, every: float) -> None:
         while True:

@@ -33,6 +33,8 @@ CONTAINERD = os.environ.get("SWITCHBOARD_CONTAINERD_SOCK", "/run/switchboard-nod
 CLUSTER_SCOPED = "clusterroles,clusterrolebindings,mutatingwebhookconfigurations,clusterkopfpeerings"
 OPERATOR_PODS = "app.kubernetes.io/component=operator"
 NODE_VALUES = {"image.pullPolicy": "Never"}  # images are loaded into the node, never pulled
+LIVE: list[Release] = []  # installed and not yet uninstalled: a failing test's report shows their logs
+LOG_TAIL_LINES = 60
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Release:
 
     def install(self, values: dict[str, str], *, chart: Path = CHART, values_file: Path | None = None) -> str:
         adopt_crds(self.kubectl, self.name, self.namespace)
+        LIVE.append(self)
         files = [f"--values={values_file}"] if values_file else []
         arguments = ["install", self.name, str(chart), "--create-namespace", "--wait", "--timeout=240s"]
         return self._timed("install", *arguments, *files, *set_args({**NODE_VALUES, **values}))
@@ -75,7 +78,18 @@ class Release:
         )
         assert "uninstalled" in output or "not found" in output, output
         self.timings["uninstall"] = time.monotonic() - started
+        if self in LIVE:
+            LIVE.remove(self)
         return output
+
+    def operator_logs(self) -> str:
+        """The tail of every operator pod's log (for a failing test's report)."""
+        parts = []
+        for pod in self.operator_pods():
+            name = pod["metadata"]["name"]
+            logs = self.kubectl("logs", name, "-n", self.namespace, f"--tail={LOG_TAIL_LINES}").stdout
+            parts.append(f"--- {name} ---\n{logs}")
+        return "\n".join(parts)
 
     def operator_pods(self) -> list[dict[str, Any]]:
         pods: list[dict[str, Any]] = self.kubectl.get_json("pods", "-n", self.namespace, "-l", OPERATOR_PODS)[
@@ -122,7 +136,7 @@ class Release:
 def adopt_crds(kubectl: Kubectl, release: str, namespace: str) -> None:
     """Hand the Switchboard CRDs (applied by kubectl, or kept by another release) to this release: the
     README's adoption step. Without it `helm install` refuses objects it does not own."""
-    names = [d["metadata"]["name"] for d in map(yaml.safe_load, (REPO_ROOT / "crds").glob("*.yaml"))]
+    names = [yaml.safe_load(p.read_text())["metadata"]["name"] for p in (REPO_ROOT / "crds").glob("*.yaml")]
     present = kubectl("get", "crd", *names, "-o", "name", "--ignore-not-found", check=True).stdout.split()
     if not present:
         return

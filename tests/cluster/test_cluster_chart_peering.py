@@ -1,5 +1,6 @@
 """Two operator replicas of a namespaced release (`--namespace`, a Role per namespace): one leads through
-Kopf peering, and only it writes (the ConfigMap's managedFields name one field manager, the leader's);
+Kopf peering, and only it writes (in the ConfigMap's managedFields, the data has one field manager: the
+leader's own);
 killing it hands over within 30 s (SIGKILL: the peer's keep-alive expires, or it comes back with a lower
 priority), deleting its pod hands over at once; RBAC is exactly the namespaced set, and nothing outside
 the watched namespaces.
@@ -8,6 +9,7 @@ the watched namespaces.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -57,10 +59,16 @@ def peers(kubectl: Kubectl, report: Callable[[str], None]) -> Iterator[Peers]:
             kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found")
 
 
-def apply_managers(kubectl: Kubectl, namespace: str) -> set[str]:
-    """The field managers of the server-side applies that wrote ConfigMap switchboard-config."""
-    config_map = kubectl.get_json("configmap", "switchboard-config", "-n", namespace)
-    return {m["manager"] for m in config_map["metadata"]["managedFields"] if m["operation"] == "Apply"}
+def data_writers(kubectl: Kubectl, namespace: str) -> set[str]:
+    """The field managers that own ConfigMap switchboard-config's data (the compiled config).
+
+    A replica's server-side apply takes over every field whose value it changes (force), so the data has
+    exactly one owner: the replica that wrote the current config. (Fields that two replicas applied with the
+    same value, its labels say, are co-owned: that is how server-side apply works.)"""
+    config_map = kubectl.get_json("configmap", "switchboard-config", "-n", namespace, "--show-managed-fields")
+    applies = [m for m in config_map["metadata"]["managedFields"] if m["operation"] == "Apply"]
+    assert {m["manager"].partition("/")[0] for m in applies} == {"switchboard-operator"}
+    return {m["manager"] for m in applies if "f:data" in m.get("fieldsV1", {})}
 
 
 def config_version(kubectl: Kubectl, namespace: str) -> str:
@@ -92,12 +100,12 @@ def test_only_the_leader_writes_under_its_own_field_manager(kubectl: Kubectl, pe
     leader = peers.release.leader(peers.watched)
     retarget(kubectl, peers.watched, "beta")
     wait_until(lambda: is_converged(kubectl, peers.watched), timeout=30, what="the change compiled")
-    assert apply_managers(kubectl, peers.watched) == {f"switchboard-operator/{leader}"}
+    assert data_writers(kubectl, peers.watched) == {f"switchboard-operator/{leader}"}
     for pod in peers.release.operator_pods():
         metrics = peers.release.operator_metrics(pod)
         leads = pod["metadata"]["name"] == leader
-        has_succeeded = "switchboard_operator_last_success_timestamp_seconds " in metrics
-        assert has_succeeded == leads, pod["metadata"]["name"]
+        has_succeeded = re.search(r"^switchboard_operator_last_success_timestamp_seconds ", metrics, re.M)
+        assert bool(has_succeeded) == leads, pod["metadata"]["name"]
 
 
 def _handover(
@@ -117,7 +125,7 @@ def _handover(
         what="another replica compiling the change",
     )
     took = time.monotonic() - started
-    (manager,) = apply_managers(kubectl, peers.watched)
+    (manager,) = data_writers(kubectl, peers.watched)
     return took, old, manager.removeprefix("switchboard-operator/")
 
 

@@ -40,4 +40,15 @@ def test_not_leading_before_kopf_wrote_our_own_keep_alive() -> None:
 
 
 def test_the_earlier_start_has_the_higher_priority() -> None:
-    assert start_priority(NOW) > start_priority(NOW + timedelta(milliseconds=1))
+    assert start_priority(NOW, "a") > start_priority(NOW + timedelta(microseconds=1), "a")
+    assert start_priority(NOW, "a") > start_priority(NOW + timedelta(microseconds=1), "b")
+
+
+def test_replicas_started_at_the_same_moment_still_differ() -> None:
+    """Same priority would pause both for good (Kopf pauses every peer of a tie)."""
+    names = [f"switchboard-7d9f8b-{suffix}" for suffix in ("x2k4p", "q8z1m", "abcde", "fghij")]
+    assert len({start_priority(NOW, name) for name in names}) == len(names)
+
+
+def test_priorities_fit_the_api_server_s_int64() -> None:
+    assert -(2**63) < start_priority(datetime(2100, 1, 1, tzinfo=UTC), "pod") < 0

@@ -63,12 +63,36 @@ async def test_the_leader_reconciles_what_is_due_and_retries_failures() -> None:
 
 
 async def test_every_known_namespace_is_resynced_after_resync_seconds() -> None:
-    fleet = Fleet()
-    loop = upkeep(fleet, OperatorMetrics())
+    fleet, metrics = Fleet(), OperatorMetrics()
+    loop = upkeep(fleet, metrics)
     await loop.tick(NOW + timedelta(seconds=10))
     assert fleet.reconciled == []
-    await loop.tick(NOW + timedelta(seconds=loop.resync_seconds))
+    assert metrics.last_success.at is None
+    later = NOW + timedelta(seconds=loop.resync_seconds)
+    await loop.tick(later)
     assert fleet.reconciled == ["team-a", "team-b"]
+    assert metrics.last_success.at == later.timestamp()
+
+
+async def test_a_resync_with_nothing_to_reconcile_is_a_success_and_a_failed_one_is_not() -> None:
+    fleet, metrics = Fleet(), OperatorMetrics()
+    loop = upkeep(fleet, metrics)
+    loop.known_namespaces = list
+    later = NOW + timedelta(seconds=loop.resync_seconds)
+    await loop.tick(later)
+    assert metrics.last_success.at == later.timestamp()
+    loop.known_namespaces = lambda: ["team-a"]
+    fleet.failing = {"team-a"}
+    await loop.tick(later + timedelta(seconds=loop.resync_seconds))
+    assert metrics.last_success.at == later.timestamp()
+
+
+def test_last_success_is_absent_until_a_first_success() -> None:
+    """A follower must not say 1970: the alert would take that for a very long time ago."""
+    metrics = OperatorMetrics()
+    assert "last_success" not in metrics.exposition().decode()
+    metrics.record_resync(5.0)
+    assert "switchboard_operator_last_success_timestamp_seconds 5.0" in metrics.exposition().decode()
 
 
 @pytest.mark.parametrize(
@@ -91,7 +115,7 @@ async def test_a_follower_writes_nothing_and_forgets_its_namespaces(change: dict
     text = metrics.exposition().decode()
     assert "switchboard_operator_compile_problems{" not in text
     assert "switchboard_operator_route_budget_usd{" not in text
-    assert "switchboard_operator_last_success_timestamp_seconds" in text  # max() over replicas still works
+    assert "switchboard_operator_last_success_timestamp_seconds " in text  # max() over replicas still works
 
 
 async def test_without_peering_the_one_replica_always_leads() -> None:
