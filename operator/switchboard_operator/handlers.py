@@ -33,6 +33,7 @@ from .webhook_tls import MissingTlsSecret
 
 log = logging.getLogger("switchboard.operator")
 RETRY_DELAY_SECONDS = 5
+STARTUP_RETRY_SECONDS = 2
 NEVER_SECONDS = 10.0**9  # Kopf's own certificate-file polling: the runtime reloads in place instead
 
 
@@ -118,13 +119,15 @@ def _webhook_server(operator: OperatorSettings, runtime: Runtime) -> kopf.Webhoo
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     operator: OperatorSettings = memo.settings
     _configure(settings, operator)
-    runtime = build_runtime(operator)
-    memo.runtime = runtime
-    if runtime.certificate is not None:
-        try:  # the first certificate before Kopf's webhook server starts (it loads the files)
+    # Both can meet an API server still settling (CRDs created a moment ago, by the same `helm install`,
+    # answer 429 or 503 for a few seconds): retried soon, not after Kopf's default minute.
+    try:
+        runtime = build_runtime(operator)
+        memo.runtime = runtime
+        if runtime.certificate is not None:  # the first certificate before Kopf's webhook server loads it
             await asyncio.to_thread(runtime.certificate.ensure, datetime.now(UTC))
-        except (KubeUnavailable, KubeConflict, MissingTlsSecret) as exc:
-            raise kopf.TemporaryError(f"webhook certificate: {exc}", delay=RETRY_DELAY_SECONDS) from None
+    except (KubeUnavailable, KubeConflict, MissingTlsSecret) as exc:
+        raise kopf.TemporaryError(f"starting: {exc}", delay=STARTUP_RETRY_SECONDS) from None
     if operator.webhook_port:
         settings.admission.server = _webhook_server(operator, runtime)
         if not operator.webhook_configuration:
