@@ -40,6 +40,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300, func_only=True)]
 
 RELEASE = "sb-chart-switchboard"
 VALUES = {"webhook.certificates.checkSeconds": "2"}
+SLOW_INSTALL_SECONDS = 30
 
 
 @dataclass
@@ -54,6 +55,9 @@ def installed(kubectl: Kubectl, report: Callable[[str], None]) -> Iterator[Insta
     release = Release(RELEASE, f"sb-chart-{uuid.uuid4().hex[:6]}", kubectl)
     release.install(VALUES)
     report(f"helm install (defaults, 2 replicas, --wait): {release.timings['install']:.1f} s")
+    if release.timings["install"] > SLOW_INSTALL_SECONDS:  # say why, for the next person who reads this
+        events = kubectl("get", "events", "-n", release.namespace, "--sort-by=.lastTimestamp").stdout
+        report(f"slow install; its namespace's events:\n{events[-3000:]}\n{release.operator_logs()[-3000:]}")
     demo = f"sb-chart-demo-{uuid.uuid4().hex[:6]}"
     try:
         pod = deploy_demo(kubectl, demo)
