@@ -10,6 +10,7 @@
 # promtool (`promtool test rules`) comes from Debian's prometheus package (apt-get install prometheus).
 set -euo pipefail
 
+PROMETHEUS_VERSION="3.16.0"
 PROMETHEUS_MODULE_VERSION="v0.316.0"        # Prometheus 3.16.0 (its Go module is tagged v0.3xx.y)
 PROMETHEUS_OPERATOR_VERSION="v0.85.0"       # github.com/prometheus-operator/prometheus-operator
 CERT_MANAGER_VERSION="v1.21.2"              # github.com/cert-manager/cert-manager
@@ -31,13 +32,13 @@ module_dir() { # module_dir <module> <version>: its directory in the module cach
 build_prometheus() {
 	[[ -x "${PROMETHEUS_BIN}" ]] && return 0
 	local work t0=${SECONDS}
-	log "building prometheus ${PROMETHEUS_MODULE_VERSION} with Kubernetes service discovery only (first run only, about 2 minutes)..."
+	log "building prometheus ${PROMETHEUS_MODULE_VERSION} with Kubernetes service discovery only (first run only, about 4 minutes with the module downloads)..."
 	mkdir -p "$(dirname "${PROMETHEUS_BIN}")"
 	work="$(mktemp -d "$(dirname "${PROMETHEUS_BIN}")/.gobin.XXXXXX")"
 	# remove_all_sd + enable_kubernetes_sd: the only discovery the tests use, and a fraction of the build.
 	if ! (cd "${work}" && GOBIN="${work}" GOWORK=off CGO_ENABLED=0 GOFLAGS="-buildvcs=false" \
 		timeout "${BUILD_TIMEOUT}" go install -trimpath -tags remove_all_sd,enable_kubernetes_sd \
-		-ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_MODULE_VERSION}" \
+		-ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION}" \
 		"github.com/prometheus/prometheus/cmd/prometheus@${PROMETHEUS_MODULE_VERSION}"); then
 		rm -rf "${work}"
 		die "building prometheus failed"
