@@ -79,20 +79,33 @@ def _targets(prometheus: Prometheus, job_prefix: str) -> dict[str, dict[str, Any
     return {t["labels"]["pod"]: t for t in found}
 
 
+def injected_pods(kubectl: Kubectl) -> dict[str, dict[str, Any]]:
+    """Running pods that got the sidecar (an sb-admin port) and are not being deleted, by name."""
+    listed = kubectl.get_json("pods", "-A", "-l", "switchboard.dev/inject=true")["items"]
+    return {
+        p["metadata"]["name"]: p
+        for p in listed
+        if p["status"].get("phase") == "Running"
+        and not p["metadata"].get("deletionTimestamp")
+        and any(c.get("name") == "switchboard-proxy" for c in p["spec"].get("initContainers") or [])
+    }
+
+
 def test_prometheus_scrapes_exactly_the_injected_pods_and_the_operator_replicas(
     kubectl: Kubectl, watched: Watched
 ) -> None:
     release = watched.release
     operators = {p["metadata"]["name"] for p in release.wait_operators_ready(2)}
-    sidecars = wait_until(
-        lambda: (found := _targets(watched.prometheus, "podMonitor/")) and watched.demo_pod in found
-        and all(t["health"] == "up" for t in found.values()) and found,
-        timeout=60,
-        what="the demo pod scraped and up",
-    )  # fmt: skip
-    running = "--field-selector=status.phase=Running"
-    injected = kubectl.get_json("pods", "-A", "-l", "switchboard.dev/inject=true", running)
-    assert set(sidecars) == {p["metadata"]["name"] for p in injected["items"]}
+
+    def sidecars_scraped() -> dict[str, dict[str, Any]]:
+        found, expected = _targets(watched.prometheus, "podMonitor/"), injected_pods(kubectl)
+        # Every injected pod is a target and up; a target for a pod that is going away may linger.
+        ok = watched.demo_pod in expected and set(expected) <= set(found)
+        return found if ok and all(found[name]["health"] == "up" for name in expected) else {}
+
+    sidecars = wait_until(sidecars_scraped, timeout=60, what="every injected pod scraped and up")
+    listed = kubectl.get_json("pods", "-A", "-l", "switchboard.dev/inject=true")["items"]
+    assert set(sidecars) <= {p["metadata"]["name"] for p in listed} | set(injected_pods(kubectl))
     assert all(t["scrapeUrl"].endswith(":8788/metrics") for t in sidecars.values())
     demo = sidecars[watched.demo_pod]["labels"]
     assert demo["namespace"] == watched.demo_namespace and "endpoint" not in demo  # the port name was dropped
