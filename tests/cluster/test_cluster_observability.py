@@ -104,8 +104,12 @@ def test_prometheus_scrapes_exactly_the_injected_pods_and_the_operator_replicas(
         return found if ok and all(found[name]["health"] == "up" for name in expected) else {}
 
     sidecars = wait_until(sidecars_scraped, timeout=60, what="every injected pod scraped and up")
-    listed = kubectl.get_json("pods", "-A", "-l", "switchboard.dev/inject=true")["items"]
-    assert set(sidecars) <= {p["metadata"]["name"] for p in listed} | set(injected_pods(kubectl))
+    # And nothing else: every target that still exists is a labelled pod with the sidecar.
+    everything = {p["metadata"]["name"]: p for p in kubectl.get_json("pods", "-A")["items"]}
+    for name in set(sidecars) & set(everything):
+        pod = everything[name]
+        assert pod["metadata"]["labels"].get("switchboard.dev/inject") == "true", name
+        assert "switchboard-proxy" in {c["name"] for c in pod["spec"].get("initContainers") or []}, name
     assert all(t["scrapeUrl"].endswith(":8788/metrics") for t in sidecars.values())
     demo = sidecars[watched.demo_pod]["labels"]
     assert demo["namespace"] == watched.demo_namespace and "endpoint" not in demo  # the port name was dropped
