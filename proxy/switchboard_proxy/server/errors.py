@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -216,7 +217,7 @@ def at_the_edge(handler: Handler) -> Handler:
 
 
 def _head_bytes(request: web.BaseRequest) -> int:
-    return sum(len(name) + len(value) for name, value in request.raw_headers)
+    return sum(map(len, chain.from_iterable(request.raw_headers)))  # names and values, summed in C
 
 
 def unrouted(methods_by_path: Mapping[str, Collection[str]]) -> Handler:
