@@ -221,8 +221,10 @@ class Lease:
         self._tokens = tokens
         self._account = account
         self._reservation = reservation
-        self._admitted = gate._clock()
-        self._sampled = False
+        # Durations feed what the slots learn; an endpoint without a concurrency limit learns nothing, and
+        # its attempts read no clock (the hot path of the common, limit-free endpoint).
+        self._admitted = gate._clock() if gate.slots.is_learning else 0.0
+        self._sampled = not gate.slots.is_learning
         self._ended = False
         self._closed = False
 
@@ -296,7 +298,8 @@ class Lease:
             self.abandon()
         self._closed = True
         gate = self._gate
-        gate.slots.observe_hold(gate._clock() - self._admitted)
+        if self._admitted:  # timed at admission (a reload may have given the endpoint a limit since)
+            gate.slots.observe_hold(gate._clock() - self._admitted)
         gate.slots.give_back()
 
     def _end(self) -> None:

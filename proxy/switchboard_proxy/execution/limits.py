@@ -126,8 +126,8 @@ class TokenBucket:
 
     @property
     def is_held(self) -> bool:
-        """The upstream's own word holds the bucket back right now."""
-        return self._clock() < self._held_until
+        """The upstream's own word holds the bucket back right now (no clock read if it never did)."""
+        return bool(self._held_until) and self._clock() < self._held_until
 
     def rescale(self, rate_per_minute: float, *, capacity: float) -> None:
         """A new rate and capacity (a fleet's share), keeping what is in the bucket up to the capacity."""

@@ -75,6 +75,12 @@ class Slots:
         return self.concurrency.limit
 
     @property
+    def is_learning(self) -> bool:
+        """Does it learn from durations (hold, first byte, the adaptive limit)? Only with a limit: an
+        unlimited endpoint has nothing to queue for and nothing to adapt."""
+        return bool(self.concurrency.limit)
+
+    @property
     def is_closed(self) -> bool:
         """Full, and nobody more may queue: the planner skips the endpoint."""
         return self.concurrency.is_full and len(self.queue) >= self.queue.capacity
@@ -89,7 +95,11 @@ class Slots:
 
     def try_take_now(self, priority: Priority, *, adaptive: bool = True) -> bool:
         """A slot at once if the limit (its priority's share, without a queue) has room: the common case."""
-        return self.concurrency.try_acquire(self._share_of(priority), self._limit_for(adaptive))
+        concurrency = self.concurrency
+        if not concurrency.limit:  # unlimited: counted, nothing to decide
+            concurrency.inflight += 1
+            return True
+        return concurrency.try_acquire(self._share_of(priority), self._limit_for(adaptive))
 
     async def take(self, priority: Priority, *, deadline: float, adaptive: bool = True) -> Refusal | None:
         """A slot for one attempt (None), or why not; `deadline` is event-loop time."""
@@ -171,9 +181,7 @@ class Slots:
             self._grant()
 
     def observe_first_byte(self, seconds: float) -> None:
-        """An admitted attempt reached its upstream's first byte after `seconds`."""
-        if not self.concurrency.limit:
-            return  # unlimited: nothing queues and nothing adapts, so nothing to learn
+        """An admitted attempt reached its upstream's first byte after `seconds` (only while learning)."""
         self.first_byte_seconds = _ewma(self.first_byte_seconds, seconds)
         if self.adaptive is not None and self.adaptive.sample(
             seconds, inflight=self.concurrency.inflight, now=self._clock()
@@ -186,8 +194,7 @@ class Slots:
             self.adaptive.push_back(now=self._clock())
 
     def observe_hold(self, seconds: float) -> None:
-        if not self.concurrency.limit:
-            return
+        """An admitted attempt held its slot for `seconds` (only while learning)."""
         self.hold_seconds = _ewma(self.hold_seconds, seconds)
 
     def retry_after(self) -> int:
