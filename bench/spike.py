@@ -21,6 +21,11 @@ def report(result: SpikeResult) -> None:
         f"\nadmission control {mode}: {len(result.outcomes)} requests, RSS growth {growth:.1f} MiB, "
         f"recovery {result.recovery_seconds} s, answers past their deadline: {len(result.overruns())}"
     )
+    refusals = result.sidecar_refusal_ms
+    print(
+        f"sheddable refused by the sidecar itself: {len(refusals)}, in the sidecar p50 "
+        f"{SpikeResult.quantile(refusals, 0.5):.2f} ms, p99 {SpikeResult.quantile(refusals, 0.99):.2f} ms"
+    )
     print("| route | phase | requests | success % | p50 ms | p99 ms | refusal p99 ms | deadline ms |")
     print("|---|---|---|---|---|---|---|---|")
     for name in ROUTES:

@@ -14,6 +14,7 @@ by the short spike test (tests/integration) and the full benchmark (bench/spike.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,9 @@ class SpikeResult:
     rss_after_kib: int = 0
     recovery_seconds: float | None = None
     limits_seen: list[int] = field(default_factory=list)
+    # How long the sidecar itself took to refuse each sheddable request it refused (its access log's
+    # duration_ms): the client-side figure adds the load generator's own delays on the same two cores.
+    sidecar_refusal_ms: list[float] = field(default_factory=list)
 
     def of(self, route_name: str, phase: str | None = None) -> list[Outcome]:
         return [o for o in self.outcomes if o.route == route_name and (phase is None or o.phase == phase)]
@@ -149,6 +153,19 @@ async def _one(
     result.outcomes.append(Outcome(name, phase, at, status, seconds, DEADLINES_MS[name] / 1000))
 
 
+def sidecar_refusals_ms(access_log: str, route_name: str = "sheddable") -> list[float]:
+    """`duration_ms` of every request of `route_name` the sidecar refused (a 429 or 503 of its own, no
+    upstream attempt), from its JSON access log (other output lines are skipped)."""
+    found = []
+    for text in access_log.splitlines():
+        if not text.startswith("{"):
+            continue
+        line = json.loads(text)
+        if line.get("route") == route_name and line.get("status") in (429, 503) and not line.get("attempts"):
+            found.append(float(line["duration_ms"]))
+    return found
+
+
 def recovery_seconds(result: SpikeResult) -> float | None:
     """Seconds after the spike until critical and standard latency (1 s windows, p50) are back within
     1.5x of the baseline's; None if they never were during the tail."""
@@ -174,12 +191,14 @@ def run_spike(config: SpikeConfig, tmp_path: Path) -> SpikeResult:
         resources = write_resources(
             tmp_path / f"spike-{int(config.admission)}", documents(sim.base_url, config)
         )
-        proxy = start_proxy(resources=resources, args=["--no-access-log", "--drain-seconds", "1"])
+        proxy = start_proxy(resources=resources, args=["--drain-seconds", "1"])
         result = SpikeResult(config)
         result.rss_before_kib = rss_kib(proxy.pid)
         asyncio.run(_drive(proxy.base_url, config, result))
         result.rss_after_kib = rss_kib(proxy.pid)
         result.recovery_seconds = recovery_seconds(result)
+        proxy.stop()  # flushes the access log
+        result.sidecar_refusal_ms = sidecar_refusals_ms(proxy.log_text())
         return result
     finally:
         if proxy is not None:

@@ -22,7 +22,12 @@ def test_a_10x_spike_keeps_critical_within_its_deadline(tmp_path: Path) -> None:
     assert SpikeResult.success_rate(critical) >= 0.99, {o.status for o in critical}
     assert SpikeResult.quantile(served, 0.99) <= DEADLINES_MS["critical"] / 1000
     sheddable = result.of("sheddable", "spike")
-    assert sum(o.status == 503 for o in sheddable) > 0.5 * len(sheddable)  # shed first
+    refused = sum(o.status == 503 for o in sheddable)
+    assert refused > 0.5 * len(sheddable)  # shed first
+    # The sidecar's own log agrees, and it refuses without waiting for anything (generous bound: the
+    # figure the benchmark reports is the p99, which is not a test assertion on two shared cores).
+    assert len(result.sidecar_refusal_ms) >= refused
+    assert SpikeResult.quantile(result.sidecar_refusal_ms, 0.5) < 100
     # Generous slack: the load generator shares two cores with the sidecar and the sim.
     assert result.overruns(slack=0.25) == []
     assert result.rss_after_kib - result.rss_before_kib < 50 * 1024
