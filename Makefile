@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down model peer bench fuzz clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down model peer bench spike fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,6 +55,9 @@ peer:  ## the benchmark's peer: a pinned LiteLLM proxy in its own virtualenv (.v
 
 bench: $(STAMP) peer  ## proxy vs direct vs bare aiohttp pass-through vs LiteLLM, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py
+
+spike: $(STAMP)  ## a 10x traffic spike over three priorities, admission control on and off (bench/README.md)
+	$(BIN)/python bench/spike.py
 
 clean:  ## remove the virtualenvs and caches (not the binaries, wheels and weights in ~/.cache/switchboard)
 	rm -rf $(VENV) .venv-model .venv-litellm .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -120,6 +120,10 @@ def _compare(samples: dict[str, list[float]], pooled: dict[str, dict[str, Any]])
     proxy, passthrough = result["targets"]["proxy"], result["targets"]["passthrough"]
     result["ratio_p50"] = ratio(proxy["added_p50_ms"], passthrough["added_p50_ms"])
     result["ratio_p99"] = ratio(proxy["added_p99_ms"], passthrough["added_p99_ms"])
+    if "baseline" in result["targets"]:  # what this sidecar adds, in multiples of what the baseline adds
+        baseline = result["targets"]["baseline"]
+        result["proxy_vs_baseline_p50"] = ratio(proxy["added_p50_ms"], baseline["added_p50_ms"])
+        result["proxy_vs_baseline_p99"] = ratio(proxy["added_p99_ms"], baseline["added_p99_ms"])
     if "litellm" in result["targets"]:  # what LiteLLM adds, in multiples of what the sidecar adds
         litellm = result["targets"]["litellm"]
         result["litellm_vs_proxy_p50"] = ratio(litellm["added_p50_ms"], proxy["added_p50_ms"])
@@ -192,6 +196,8 @@ def throughput(
         }
     rps = {n: result["targets"][n]["rps"] for n in names}
     result["ratio"] = ratio(rps["proxy"], rps["passthrough"])
+    if "baseline" in rps:
+        result["proxy_vs_baseline"] = ratio(rps["proxy"], rps["baseline"])
     if "litellm" in rps:
         result["proxy_vs_litellm"] = ratio(rps["proxy"], rps["litellm"])
     return result
@@ -215,6 +221,8 @@ def cpu_per_1000(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict
         }
     per = {n: result["targets"][n]["cpu_s_per_1000"] for n in targets.names}
     result["ratio"] = ratio(per["proxy"], per["passthrough"])
+    if "baseline" in per:
+        result["proxy_vs_baseline"] = ratio(per["proxy"], per["baseline"])
     if "litellm" in per:
         result["litellm_vs_proxy"] = ratio(per["litellm"], per["proxy"])
     return result

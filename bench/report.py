@@ -18,6 +18,7 @@ TARGET_NAMES = {
     "direct": "direct (no proxy)",
     "passthrough": "bare aiohttp pass-through",
     "proxy": "switchboard-proxy",
+    "baseline": "switchboard-proxy, baseline source",
     "litellm": "LiteLLM proxy (1 worker)",
 }
 
@@ -105,6 +106,18 @@ def _comparison(section: dict[str, Any], unit: str) -> list[list[str]]:
             "",
         ]
     )
+    if "proxy_vs_baseline_p50" in section:
+        rows.append(
+            [
+                f"**ratio proxy-added / baseline-added** ({unit})",
+                "",
+                "",
+                "",
+                _fmt(section["proxy_vs_baseline_p50"]),
+                _fmt(section["proxy_vs_baseline_p99"]),
+                "",
+            ]
+        )
     if "litellm_vs_proxy_p50" in section:
         rows.append(
             [
@@ -144,6 +157,7 @@ def markdown(results: dict[str, Any]) -> str:
     out = [
         f"Switchboard benchmark, {meta['date']}, commit {meta['commit']}, {meta['mode']} run; "
         f"{meta['cores']}.",
+        *([f"Baseline: the sidecar of {meta['baseline_src']}.", ""] if meta.get("baseline_src") else []),
         "",
     ]
     out += _table(
@@ -193,6 +207,8 @@ def markdown(results: dict[str, Any]) -> str:
             for n, d in section["targets"].items()
         ]
         rows.append(["**ratio proxy / pass-through**", _fmt(section["ratio"]), "", "", ""])
+        if "proxy_vs_baseline" in section:
+            rows.append(["**ratio proxy / baseline**", _fmt(section["proxy_vs_baseline"]), "", "", ""])
         if "proxy_vs_litellm" in section:
             rows.append(["**ratio proxy / LiteLLM**", _fmt(section["proxy_vs_litellm"]), "", "", ""])
         out += _table(["target", "req/s", "busy", "proxy core busy", "errors"], rows)
@@ -208,6 +224,8 @@ def markdown(results: dict[str, Any]) -> str:
             for n, d in section["targets"].items()
         ]
         rows.append(["**ratio proxy / pass-through**", _fmt(section["ratio"]), ""])
+        if "proxy_vs_baseline" in section:
+            rows.append(["**ratio proxy / baseline**", _fmt(section["proxy_vs_baseline"]), ""])
         if "litellm_vs_proxy" in section:
             rows.append(["**ratio LiteLLM / proxy**", _fmt(section["litellm_vs_proxy"]), ""])
         out += _table(["serving process", "CPU s / 1,000 req", "errors"], rows)

@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="leave out the LiteLLM proxy (installed on first use by bench/litellm/install.sh)",
     )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="DIR",
+        help="also measure the sidecar of another source tree (e.g. `git archive main | tar -x -C DIR`), "
+        "on this virtualenv, with proxy / baseline ratios: an A/B of a change in the same run",
+    )
     return parser.parse_args(argv)
 
 
@@ -94,6 +101,7 @@ def meta(args: argparse.Namespace, config: phases.BenchConfig, cores: Cores) -> 
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "config": dataclasses.asdict(config),
+        "baseline_src": str(args.baseline_src) if args.baseline_src else None,
     }
 
 
@@ -103,7 +111,7 @@ def run_phases(args: argparse.Namespace, config: phases.BenchConfig, cores: Core
     args.output_dir.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="switchboard-bench-") as work,
-        running_targets(Path(work), cores, peer=not args.no_peer) as targets,
+        running_targets(Path(work), cores, peer=not args.no_peer, baseline=args.baseline_src) as targets,
     ):
         gen = LoadGenerator(cores.load)
         try:

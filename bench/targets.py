@@ -58,17 +58,20 @@ class Targets:
     resources: Path
     extra: list[Process] = field(default_factory=list)
     litellm: Process | None = None
+    baseline: Process | None = None  # the sidecar of another source tree (--baseline-src)
 
     @property
     def names(self) -> tuple[str, ...]:
         """The targets measured, in the tables' order."""
-        return ("direct", "passthrough", "proxy", *(("litellm",) if self.litellm else ()))
+        optional = (("baseline", self.baseline), ("litellm", self.litellm))
+        return ("direct", "passthrough", "proxy", *(name for name, process in optional if process))
 
     def process(self, name: str) -> Process:
         found = {
             "direct": self.sim,
             "passthrough": self.passthrough,
             "proxy": self.proxy,
+            "baseline": self.baseline,
             "litellm": self.litellm,
         }
         process = found[name]
@@ -89,6 +92,7 @@ class Targets:
             self.passthrough,
             self.sim,
             *([self.litellm] if self.litellm else []),
+            *([self.baseline] if self.baseline else []),
             *self.extra,
         ]
 
@@ -125,10 +129,20 @@ def start_profiled_proxy(resources: Path, session_file: Path) -> Process:
     return process
 
 
+def start_baseline(resources: Path, source: Path) -> Process:
+    """The sidecar as another source tree has it (a checkout of main, say: `git archive main | tar -x -C
+    DIR`), on this virtualenv: its `proxy/` source root comes first on the import path."""
+    if not (source / "proxy" / "switchboard_proxy").is_dir():
+        raise SystemExit(f"--baseline-src {source}: no proxy/switchboard_proxy in it")
+    return start_proxy(resources=resources, args=PROXY_ARGS, env={"PYTHONPATH": str(source / "proxy")})
+
+
 @contextlib.contextmanager
-def running_targets(work_dir: Path, cores: Cores, *, peer: bool = True) -> Iterator[Targets]:
-    """Start sim, pass-through, sidecar and (with `peer`) LiteLLM, pinned per `cores`; stop them and
-    remove their logs after."""
+def running_targets(
+    work_dir: Path, cores: Cores, *, peer: bool = True, baseline: Path | None = None
+) -> Iterator[Targets]:
+    """Start sim, pass-through, sidecar, (with `baseline`) the sidecar of another source tree and (with
+    `peer`) LiteLLM, pinned per `cores`; stop them and remove their logs after."""
     started: list[Process] = []
     keep_logs = False
     try:
@@ -149,7 +163,12 @@ def running_targets(work_dir: Path, cores: Cores, *, peer: bool = True) -> Itera
             litellm = start_litellm(work_dir, sim.base_url)
             started.append(litellm)
             pin(litellm.pid, cores.proxy)
-        targets = Targets(sim, passthrough, proxy, resources, litellm=litellm)
+        baseline_proxy = None
+        if baseline is not None:
+            baseline_proxy = start_baseline(resources, baseline)
+            started.append(baseline_proxy)
+            pin(baseline_proxy.pid, cores.proxy)
+        targets = Targets(sim, passthrough, proxy, resources, litellm=litellm, baseline=baseline_proxy)
         yield targets
         started = targets.processes()
     except BaseException:

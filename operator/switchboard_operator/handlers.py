@@ -153,7 +153,9 @@ def register_injection(settings: OperatorSettings) -> None:
     namespaces it does not even watch.
     """
     injection = InjectionSettings(
-        image=settings.sidecar_image, image_pull_policy=settings.sidecar_image_pull_policy
+        image=settings.sidecar_image,
+        image_pull_policy=settings.sidecar_image_pull_policy,
+        state_url=settings.sidecar_state,
     )
 
     @kopf.on.mutate(

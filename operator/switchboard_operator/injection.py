@@ -49,6 +49,9 @@ class InjectionSettings:
     cpu_request: str = "50m"
     memory_request: str = "64Mi"
     memory_limit: str = "256Mi"
+    # The fleet's shared Redis (the sidecar's --state): budgets, rate buckets and circuit signals shared by
+    # every sidecar of a namespace. "" leaves each sidecar counting alone.
+    state_url: str = ""
 
 
 def wants_injection(pod: dict[str, Any]) -> bool:
@@ -108,6 +111,7 @@ def sidecar_container(settings: InjectionSettings) -> dict[str, Any]:
             "0.0.0.0",
             "--admin-port",
             str(settings.admin_port),
+            *(("--state", settings.state_url) if settings.state_url else ()),
         ],
         "env": [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
         "ports": [{"name": ADMIN_PORT_NAME, "containerPort": settings.admin_port, "protocol": "TCP"}],

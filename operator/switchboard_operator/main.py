@@ -139,6 +139,23 @@ def _add_webhook_flags(parser: argparse.ArgumentParser) -> None:
         choices=["Always", "IfNotPresent", "Never"],
         help="its imagePullPolicy (default IfNotPresent; Never for images loaded on the node)",
     )
+    webhook.add_argument(
+        "--sidecar-state",
+        default="",
+        metavar="redis://HOST:PORT/DB",
+        type=_state_url,
+        help="the injected sidecars' --state: the Redis their namespace's fleet shares budgets, rate "
+        "buckets and circuit signals through (no password: the URL lands in every pod's spec). "
+        "Default: off, every sidecar counts alone",
+    )
+
+
+def _state_url(value: str) -> str:
+    if value and (not value.startswith(("redis://", "rediss://")) or "@" in value):
+        raise argparse.ArgumentTypeError(
+            f"wants redis://HOST:PORT/DB or rediss://... without credentials, got {value.split('@')[-1]!r}"
+        )
+    return value
 
 
 def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
@@ -168,6 +185,7 @@ def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
         ),
         sidecar_image=args.sidecar_image,
         sidecar_image_pull_policy=args.sidecar_image_pull_policy,
+        sidecar_state=args.sidecar_state,
     )
 
 

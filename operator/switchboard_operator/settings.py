@@ -54,3 +54,4 @@ class OperatorSettings:
     webhook_tls: WebhookTlsSettings = field(default_factory=WebhookTlsSettings)
     sidecar_image: str = DEFAULT_IMAGE  # what `make image` builds; a cluster names its registry's copy
     sidecar_image_pull_policy: str = "IfNotPresent"
+    sidecar_state: str = ""  # the injected sidecars' --state (a redis:// URL shared by a namespace's fleet)

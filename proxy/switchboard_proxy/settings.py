@@ -18,6 +18,7 @@ EPILOG = """examples:
   switchboard-proxy --config /etc/switchboard/config.json --credentials-dir /etc/switchboard/credentials
   switchboard-proxy --config config.json --watch-configmap team-a/switchboard-config
   switchboard-proxy --config config.json --admin-host 0.0.0.0 --admin-port 8788   as injected into pods
+  switchboard-proxy --resources examples/ --state redis://127.0.0.1:6379/0   budgets shared by a fleet
 
 environment: SWITCHBOARD_CONFIG (= --config), SWITCHBOARD_PORT (= --port).
 signals: SIGHUP reloads the config now; SIGTERM stops accepting, drains in-flight requests and streams
@@ -45,6 +46,8 @@ class ProxySettings:
     drain_seconds: float = 30.0
     access_log: bool = True
     log_level: str = "info"
+    state_url: str = ""  # redis://HOST:PORT/DB shared by the namespace's sidecars; "" = per sidecar
+    state_timeout_ms: int = 500
 
     @property
     def source(self) -> str:
@@ -70,6 +73,25 @@ def _add_listener_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help=f"port of the admin listener (default 0: off; pods use {DEFAULT_ADMIN_PORT})",
+    )
+
+
+def _add_state_arguments(parser: argparse.ArgumentParser) -> None:
+    """--state (the fleet's shared Redis) and its timeout."""
+    parser.add_argument(
+        "--state",
+        default="",
+        metavar="redis://HOST:PORT/DB",
+        help="share budgets, rate buckets and circuit-open signals with every sidecar of the namespace "
+        "through this Redis (rediss:// for TLS; a password as redis://:PASSWORD@HOST). While it is "
+        "unreachable each sidecar enforces its share of the limits (limit / live sidecars). "
+        "Default: off, every sidecar counts alone",
+    )
+    parser.add_argument(
+        "--state-timeout-ms",
+        type=int,
+        default=500,
+        help="a --state call slower than this counts as Redis being away (default 500)",
     )
 
 
@@ -126,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="on SIGTERM, how long in-flight requests may take to finish (default 30)",
     )
+    _add_state_arguments(parser)
     parser.add_argument("--no-access-log", action="store_true", help="do not write a JSON line per request")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
@@ -145,6 +168,10 @@ def settings_from_args(argv: Sequence[str] | None = None) -> ProxySettings:
         parser.error("--admin-port must differ from --port")
     if args.watch_configmap and args.watch_configmap.count("/") != 1:
         parser.error("--watch-configmap wants NAMESPACE/NAME")
+    if args.state and not args.state.startswith(("redis://", "rediss://", "unix://")):
+        parser.error("--state wants a redis:// (or rediss://, unix://) URL, e.g. redis://127.0.0.1:6379/0")
+    if args.state_timeout_ms <= 0:
+        parser.error("--state-timeout-ms must be positive")
     return ProxySettings(
         config_path=None if args.resources else config,
         resource_paths=tuple(args.resources or ()),
@@ -162,4 +189,6 @@ def settings_from_args(argv: Sequence[str] | None = None) -> ProxySettings:
         drain_seconds=args.drain_seconds,
         access_log=not args.no_access_log,
         log_level=args.log_level,
+        state_url=args.state,
+        state_timeout_ms=args.state_timeout_ms,
     )

@@ -135,3 +135,12 @@ def test_cert_manager_mode_mounts_the_certificate_and_keeps_no_secret_of_its_own
     assert (
         rendered.one("Certificate", "switchboard-webhook")["spec"]["secretName"] == "switchboard-webhook-tls"
     )
+
+
+def test_sidecar_state_reaches_the_operator_only_when_set() -> None:
+    def operator_args(values: dict[str, str]) -> list[str]:
+        return render(values=values).one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    assert not any(a.startswith("--sidecar-state") for a in operator_args({}))
+    url = "redis://redis.switchboard.svc:6379/0"
+    assert f"--sidecar-state={url}" in operator_args({"sidecar.state": url})

@@ -120,6 +120,8 @@ def test_the_crd_validation_would_catch_a_mistake(crd_validator: CrdValidator) -
             {"monitoring.podMonitor.interval": "often"}, "/monitoring/podMonitor/interval", id="dur"
         ),
         pytest.param({"operatr.replicas": "1"}, "operatr", id="misspelt-key"),
+        pytest.param({"sidecar.state": "redis://:secret@redis:6379"}, "/sidecar/state", id="state-password"),
+        pytest.param({"sidecar.state": "memcached://m:11211"}, "/sidecar/state", id="state-scheme"),
     ],
 )
 def test_bad_values_are_refused_by_the_schema(values: dict[str, str], message: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import time
 from collections import Counter
@@ -70,13 +71,16 @@ class Tally:
 
 
 @contextlib.contextmanager
-def fuzz_stack(work: Path) -> Iterator[Stack]:
-    """The examples with their keys, against a fast sim on loopback."""
+def fuzz_stack(work: Path, *, token_limits: bool = True) -> Iterator[Stack]:
+    """The examples with their keys, against a fast sim on loopback; without `token_limits` their
+    endpoints lose `tokensPerMinute` (so that huge prompts reach the upstream rather than the bucket)."""
     sim = start_sim(SIM_MODELS, tmp_dir=work)
     resources = work / "resources"
     resources.mkdir()
     for source in (REPO_ROOT / "examples").glob("*.yaml"):
         text = source.read_text().replace("http://127.0.0.1:9100", sim.base_url)
+        if not token_limits:
+            text = re.sub(r", tokensPerMinute: \d+", "", text)
         (resources / source.name).write_text(text)
     credentials = work / "credentials"
     credentials.mkdir()

@@ -30,6 +30,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def untokened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same stack with no tokensPerMinute, so that every huge prompt is sent upstream."""
+    with fuzz_stack(Path(tmp_path_factory.mktemp("fuzz-untokened")), token_limits=False) as running:
+        yield running
+
+
 def campaign(stack: Stack, tally: Tally, *, count: int, seed: int | None = None) -> None:
     """Send `count` probes drawn by hypothesis and check every answer (shrinking what breaks)."""
 
@@ -76,13 +83,15 @@ def _large_prompt(url: str, size: int) -> int:
         return refused.code
 
 
-def test_concurrent_large_prompts_leave_no_memory_behind(stack: Stack) -> None:
+def test_concurrent_large_prompts_leave_no_memory_behind(untokened: Stack) -> None:
     """Prompts of 0.2-1.9 MB, 16 at a time, that the upstream refuses (its window is smaller): each
     failed attempt used to keep its request body and prepared payload alive in a traceback cycle, and
     freed bodies stayed in glibc's heap; 600 of them took the RSS from 55 to over 400 MiB."""
     sizes = [random.Random(i).randint(200_000, 1_900_000) for i in range(600)]
     with ThreadPoolExecutor(16) as pool:
-        statuses = Counter(pool.map(lambda size: _large_prompt(stack.url, size), sizes))
-    assert set(statuses) <= {400, 503}, statuses  # the sim's context-length refusal, or shed
-    assert statuses[400] > 0, statuses
-    assert rss_mb(stack.proxy) < RSS_LIMIT_MB, statuses
+        statuses = Counter(pool.map(lambda size: _large_prompt(untokened.url, size), sizes))
+    # The sim's context-length refusal, or the sidecar's own refusal (shed, or a request bucket that ran
+    # dry); most must reach the upstream and fail there.
+    assert set(statuses) <= {400, 429, 503}, statuses
+    assert statuses[400] >= 400, statuses
+    assert rss_mb(untokened.proxy) < RSS_LIMIT_MB, statuses

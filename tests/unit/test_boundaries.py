@@ -23,7 +23,9 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 ADMISSION_CALLS = frozenset(
     {"acquire", "on_success", "on_failure", "on_release", "try_acquire", "release_slot", "try_take", "settle"}
 )
-OWNERS = {"leasing.py", "breaker.py", "limits.py"}
+# The admission layer: the lease and the state machines it holds (the breaker; the concurrency slots and
+# their queue; the rate buckets, local or leased from the fleet; the route budgets' books).
+OWNERS = {"leasing.py", "breaker.py", "limits.py", "slots.py", "buckets.py", "budgeting.py"}
 
 
 def _calls_in(path: Path) -> list[str]:

@@ -42,6 +42,14 @@ class HistogramChild:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
 
+    def cumulative(self) -> list[tuple[str, float]]:
+        """(le, count) pairs as the exposition wants them: cumulative, ending at +Inf."""
+        total, buckets = 0, []
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            total += count
+            buckets.append((_le(bound), float(total)))
+        return buckets
+
 
 class CounterFamily:
     """A labelled counter; `name` without the `_total` suffix the exposition adds."""
@@ -89,11 +97,7 @@ class HistogramFamily:
     def family(self) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         for values, child in self._children.items():
-            cumulative, buckets = 0, []
-            for bound, count in zip((*self.bounds, float("inf")), child.counts, strict=True):
-                cumulative += count
-                buckets.append((_le(bound), float(cumulative)))
-            family.add_metric(list(values), buckets, sum_value=child.sum)
+            family.add_metric(list(values), child.cumulative(), sum_value=child.sum)
         return family
 
 

@@ -11,11 +11,11 @@ state (circuits, in-flight) are read from the current RoutingTable at scrape tim
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .families import CounterChild, Families
@@ -26,12 +26,28 @@ SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class LiveStateCollector(Collector):
-    """Circuit and in-flight gauges read from the live table when Prometheus scrapes."""
+    """Gauges of live state (circuits, in flight, limits, queues, buckets, budgets, the shared state)
+    read from the live table when Prometheus scrapes; the queues' wait histograms too."""
 
     def __init__(self) -> None:
         self.source: Callable[[], Any] = lambda: None  # the current RoutingTable, or None
+        self.fleet: Any = None  # the shared state (execution.fleet.Fleet), when --state is set
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
+        table = self.source()
+        endpoints = table.endpoints.items() if table is not None else ()
+        yield from self._endpoint_gauges(endpoints)
+        yield from self._queue_families(endpoints)
+        yield from self._budget_gauges(table.budgets.items() if table is not None else ())
+        up = GaugeMetricFamily(
+            "switchboard_state_backend_up",
+            "1 while the shared state (--state) answers; 0 while each sidecar enforces its own share "
+            "(always 1 without --state: there is nothing to be away).",
+        )
+        up.add_metric([], 1.0 if self.fleet is None or self.fleet.is_up else 0.0)
+        yield up
+
+    def _endpoint_gauges(self, endpoints: Iterable[tuple[str, Any]]) -> Iterator[Metric]:
         circuit = GaugeMetricFamily(
             "switchboard_circuit_open",
             "1 when the endpoint's circuit is open or half-open.",
@@ -40,12 +56,61 @@ class LiveStateCollector(Collector):
         inflight = GaugeMetricFamily(
             "switchboard_inflight", "Requests in flight to the endpoint.", labels=["endpoint"]
         )
-        table = self.source()
-        for name, endpoint in table.endpoints.items() if table is not None else ():
-            circuit.add_metric([name], 0.0 if endpoint.gate.breaker.state == "closed" else 1.0)
-            inflight.add_metric([name], float(endpoint.gate.inflight))
-        yield circuit
-        yield inflight
+        limit = GaugeMetricFamily(
+            "switchboard_concurrency_limit",
+            "Concurrency limit in force (adaptive, at most maxConcurrency; 0 = unlimited).",
+            labels=["endpoint"],
+        )
+        tokens = GaugeMetricFamily(
+            "switchboard_rate_tokens_available",
+            "Tokens left in the endpoint's rate buckets (kind: requests, tokens); shared ones as last seen.",
+            labels=["endpoint", "kind"],
+        )
+        for name, endpoint in endpoints:
+            gate = endpoint.gate
+            circuit.add_metric([name], 0.0 if gate.breaker.state == "closed" else 1.0)
+            inflight.add_metric([name], float(gate.inflight))
+            limit.add_metric([name], float(gate.slots.limit))
+            for kind, bucket in (("requests", gate.requests), ("tokens", gate.tokens)):
+                if bucket.rate_per_minute:
+                    tokens.add_metric([name, kind], max(0.0, float(bucket.available)))
+        yield from (circuit, inflight, limit, tokens)
+
+    def _queue_families(self, endpoints: Iterable[tuple[str, Any]]) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "switchboard_queue_depth",
+            "Attempts waiting for one of the endpoint's slots, by priority.",
+            labels=["endpoint", "priority"],
+        )
+        wait = HistogramMetricFamily(
+            "switchboard_queue_wait_seconds",
+            "Time attempts waited for a slot before they got it, by priority.",
+            labels=["endpoint", "priority"],
+        )
+        for name, endpoint in endpoints:
+            slots = endpoint.gate.slots
+            if not slots.queue.capacity:
+                continue
+            for priority, child in slots.waits.items():
+                depth.add_metric([name, priority], float(slots.depth(priority)))
+                wait.add_metric([name, priority], child.cumulative(), child.sum)
+        yield from (depth, wait)
+
+    def _budget_gauges(self, budgets: Iterable[tuple[str, Any]]) -> Iterator[Metric]:
+        spent = GaugeMetricFamily(
+            "switchboard_budget_spent_usd",
+            "USD the route spent in its budget's current window (the fleet's, when shared).",
+            labels=["route"],
+        )
+        remaining = GaugeMetricFamily(
+            "switchboard_budget_remaining_usd",
+            "USD the route may still reserve in the current window (budget - spent - reserved).",
+            labels=["route"],
+        )
+        for name, account in budgets:
+            spent.add_metric([name], account.spent_usd)
+            remaining.add_metric([name], account.remaining_usd)
+        yield from (spent, remaining)
 
 
 class CachedShareCollector(Collector):

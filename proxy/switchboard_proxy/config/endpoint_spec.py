@@ -96,19 +96,57 @@ class Pricing(SpecModel):
 
 
 class EndpointLimits(SpecModel):
-    """Per-sidecar limits for this endpoint; 0 means unlimited."""
+    """Limits for this endpoint; 0 means unlimited. Rates and budgets are shared by the sidecars of a
+    namespace when they run with `--state`; concurrency and the queue are per sidecar."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel_rules(
+            (
+                "!has(self.requestsBurst) || (has(self.requestsPerMinute) && self.requestsPerMinute > 0)",
+                "requestsBurst needs requestsPerMinute",
+                ".requestsBurst",
+            ),
+            (
+                "!has(self.tokensBurst) || (has(self.tokensPerMinute) && self.tokensPerMinute > 0)",
+                "tokensBurst needs tokensPerMinute",
+                ".tokensBurst",
+            ),
+        )
+    }
 
     max_concurrency: int = Field(
         default=0,
         ge=0,
         le=100_000,
-        description="Most requests in flight to this endpoint at once. Default 0 (unlimited). Example: 64.",
+        description="Most requests in flight to this endpoint at once, per sidecar. Default 0 (unlimited). "
+        "Example: 64.",
+    )
+    adaptive_concurrency: bool = Field(
+        default=True,
+        description="Find the upstream's knee from observed latency (a gradient limit that backs off on "
+        "rising latency and on 429/503) and admit at most that many at once, never more than "
+        "maxConcurrency; needs maxConcurrency. false: maxConcurrency is a fixed limit. Default true.",
+    )
+    max_queue: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a slot per sidecar, ordered by priority then deadline; a "
+        "request waits only while it can still meet its deadline. 0: no queue (refused at once). "
+        "Default: twice maxConcurrency. Example: 128.",
     )
     requests_per_minute: int = Field(
         default=0,
         ge=0,
         le=10_000_000,
         description="Token-bucket request rate limit. Default 0 (unlimited). Example: 600.",
+    )
+    requests_burst: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="Requests the bucket may send at once beyond the steady rate (its capacity): in any "
+        "60 s at most requestsPerMinute + requestsBurst are sent. Default: requestsPerMinute. Example: 10.",
     )
     tokens_per_minute: int = Field(
         default=0,
@@ -117,6 +155,20 @@ class EndpointLimits(SpecModel):
         description="Token-bucket limit on prompt plus completion tokens. Default 0 (unlimited). "
         "Example: 200000.",
     )
+    tokens_burst: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000_000,
+        description="Capacity of the tokens bucket. Default: tokensPerMinute. Example: 20000.",
+    )
+
+    @model_validator(mode="after")
+    def _burst_needs_rate(self) -> EndpointLimits:
+        if self.requests_burst is not None and not self.requests_per_minute:
+            raise ValueError("requestsBurst needs requestsPerMinute")
+        if self.tokens_burst is not None and not self.tokens_per_minute:
+            raise ValueError("tokensBurst needs tokensPerMinute")
+        return self
 
 
 class Deprecation(SpecModel):

@@ -63,8 +63,14 @@ class EndpointConfig(CompiledModel):
     max_output_tokens: int = Field(description="Most completion tokens per request.")
     capabilities: tuple[Capability, ...] = Field(description="Sorted capability names.")
     max_concurrency: int = Field(description="Requests in flight per sidecar; 0 = unlimited.")
-    requests_per_minute: int = Field(description="Request rate limit per sidecar; 0 = unlimited.")
-    tokens_per_minute: int = Field(description="Token rate limit per sidecar; 0 = unlimited.")
+    adaptive_concurrency: bool = Field(
+        description="An adaptive limit (at most max_concurrency) admits; false: max_concurrency does."
+    )
+    max_queue: int = Field(description="Requests that may wait for a slot per sidecar; 0 = none.")
+    requests_per_minute: int = Field(description="Request rate limit; 0 = unlimited.")
+    requests_burst: int = Field(description="Capacity of the requests bucket (0 when unlimited).")
+    tokens_per_minute: int = Field(description="Token rate limit; 0 = unlimited.")
+    tokens_burst: int = Field(description="Capacity of the tokens bucket (0 when unlimited).")
     breaker: BreakerConfig = Field(description="Circuit breaker of this endpoint.")
     deprecated: bool = Field(description="True when the resource declares a deprecation.")
     sunset: datetime | None = Field(
@@ -149,6 +155,9 @@ class RouteConfig(CompiledModel):
     is_default: bool = Field(description="Catches unmatched requests.")
     priority: Priority = Field(description="critical | standard | sheddable.")
     deadline_ms: int = Field(description="Deadline when the caller sends none, in ms.")
+    adaptive_concurrency: bool = Field(
+        description="Its requests are held to the endpoints' adaptive limits; false: maxConcurrency only."
+    )
     variants: tuple[VariantConfig, ...] = Field(description="At least one; the first is the control.")
     experiment: ExperimentConfig | None = Field(description="None when the route runs no experiment.")
     budget: BudgetConfig | None = Field(description="None when the route has no budget.")

@@ -42,6 +42,7 @@ def resolve_endpoint(endpoint: ModelEndpoint, *, policies: Sequence[FallbackPoli
     spec = endpoint.spec
     governing = list(policies) or [DEFAULT_POLICY]
     deprecation = spec.deprecation
+    limits = spec.limits
     return EndpointConfig(
         name=endpoint.name,
         provider=spec.provider,
@@ -66,9 +67,13 @@ def resolve_endpoint(endpoint: ModelEndpoint, *, policies: Sequence[FallbackPoli
         context_window_tokens=spec.context_window,
         max_output_tokens=spec.max_output_tokens,
         capabilities=tuple(sorted(set(spec.capabilities))),
-        max_concurrency=spec.limits.max_concurrency,
-        requests_per_minute=spec.limits.requests_per_minute,
-        tokens_per_minute=spec.limits.tokens_per_minute,
+        max_concurrency=limits.max_concurrency,
+        adaptive_concurrency=limits.adaptive_concurrency and limits.max_concurrency > 0,
+        max_queue=limits.max_queue if limits.max_queue is not None else 2 * limits.max_concurrency,
+        requests_per_minute=limits.requests_per_minute,
+        requests_burst=limits.requests_burst or limits.requests_per_minute,
+        tokens_per_minute=limits.tokens_per_minute,
+        tokens_burst=limits.tokens_burst or limits.tokens_per_minute,
         breaker=BreakerConfig(
             consecutive_failures=min(p.circuit_breaker.consecutive_failures for p in governing),
             open_seconds=max(p.circuit_breaker.open_seconds for p in governing),
@@ -112,6 +117,7 @@ def resolve_route(
         is_default=spec.default,
         priority=spec.priority,
         deadline_ms=spec.deadline_ms,
+        adaptive_concurrency=spec.adaptive_concurrency,
         variants=resolve_variants(spec, policies=policies, successor=successor),
         experiment=_experiment(spec),
         budget=BudgetConfig(

@@ -82,7 +82,9 @@ class Match(SpecModel):
 
 
 class Budget(SpecModel):
-    """Spend limit of the route per time window, counted by each sidecar."""
+    """Spend limit of the route per time window: each request reserves its worst case (prompt estimate
+    plus max_tokens at the endpoint's prices) before it is sent and settles to its real cost after, so
+    concurrent requests cannot overspend; shared by the namespace's sidecars with `--state`."""
 
     usd: float = Field(gt=0, le=1_000_000, description="US dollars per window. Example: 50.")
     window: str = Field(
@@ -237,6 +239,11 @@ class ModelRouteSpec(SpecModel):
         default="weighted",
         description="How the primary pool is ordered: weighted, lowest-latency, lowest-cost, least-loaded. "
         "Default weighted.",
+    )
+    adaptive_concurrency: bool = Field(
+        default=True,
+        description="false: this route's requests are held to the endpoints' maxConcurrency only, not to "
+        "their adaptive limits (e.g. batch work that accepts the latency of a full upstream). Default true.",
     )
     targets: list[Target] = Field(
         min_length=1,

@@ -32,6 +32,7 @@ from ..translation.failures import translation_error_document
 from .answers import Answer, inspect_answer
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
 from .leasing import Lease
+from .provider_limits import LimitSignal, read_limit_signal
 from .runtime import EndpointRuntime
 from .streaming import first_event_error, is_comment, is_preamble, iter_events
 from .upstreams import PREPARERS, Call
@@ -50,6 +51,7 @@ class AttemptFailed(Exception):
         body: bytes = b"",
         retry_after: float | None = None,
         detail: str = "",
+        signal: LimitSignal | None = None,
     ) -> None:
         super().__init__(f"{failure} {status or ''} {detail}".strip())
         self.failure = failure
@@ -57,6 +59,7 @@ class AttemptFailed(Exception):
         self.body = body
         self.retry_after = retry_after
         self.detail = detail
+        self.signal = signal  # what the upstream said about its own rate limits
 
 
 @dataclass(eq=False, slots=True)
@@ -78,6 +81,7 @@ class Ready:
     answer: Answer | None = None  # what a JSON answer says about itself, read from the endpoint's own words
     wire: Api = "chat"  # the API the endpoint was called in
     translator: Translator | None = None  # set when that is not the caller's API
+    signal: LimitSignal | None = None  # the upstream's word on its own rate limits, if it gave one
 
     def discard(self) -> None:
         """Give back what an answer that will not be served holds (a stream that lost a hedge race)."""
@@ -179,7 +183,14 @@ async def _json_answer(
     if translator is not None and isinstance(document, dict):
         document = translator.answer(document)
         body = orjson.dumps(document)
-    ready = Ready(endpoint, started, asyncio.get_running_loop().time(), body=body, document=document)
+    ready = Ready(
+        endpoint,
+        started,
+        asyncio.get_running_loop().time(),
+        body=body,
+        document=document,
+        signal=read_limit_signal(response.headers),
+    )
     ready.answer, ready.wire, ready.translator = answer, wire, translator
     return ready
 
@@ -216,6 +227,7 @@ def _servable_stream(
         first_events=first,
         events=events,
         add_usage=add_usage,
+        signal=read_limit_signal(response.headers),
     )
 
 
@@ -244,6 +256,7 @@ async def _failed_status(response: aiohttp.ClientResponse, translator: Translato
         body=body,
         retry_after=_retry_after(response),
         detail=f"HTTP {response.status}",
+        signal=read_limit_signal(response.headers),
     )
 
 

@@ -69,6 +69,19 @@ class CircuitBreaker:
         """A half-open probe is in flight."""
         return self._probe is not None
 
+    @property
+    def epoch(self) -> int:
+        """How many times the circuit has opened."""
+        return self._epoch
+
+    def trip(self) -> bool:
+        """Open a closed circuit because another sidecar of the fleet saw the endpoint fail; True if it did.
+        A half-open circuit keeps its probe: that probe's own verdict is fresher news."""
+        if self._opened_at is not None:
+            return False
+        self._open()
+        return True
+
     def acquire(self) -> Permit | None:
         """Leave to send one request now, or None; in half-open only one probe holds it at a time."""
         if self._opened_at is None:

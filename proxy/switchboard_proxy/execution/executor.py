@@ -4,7 +4,8 @@ The walk itself (retries, backoff, hedging, failover, admission) is `walking.Wal
 result into one of the verdicts of `verdicts.py`:
 - a servable answer: ServedJson, or ServedStream whose body owns the upstream stream and its lease;
 - a failure that ends the walk: the client's own mistake passed through, or an UpstreamError;
-- nothing sent because the endpoints' room is kept for higher priorities: Shed;
+- refused by the sidecar's own protection (and not failed over, or nothing else left): Shed (overload),
+  Throttled (its rate limits) or BudgetExhausted (a `reject` budget that cannot cover the attempt);
 - nothing left: DeadlineExceeded, or the policy's Degrade (never a static body for embeddings);
 - before any walk: BudgetExhausted for a route over its budget, and Unservable when no endpoint of the
   route could ever serve the request's API, capability or size (retrying could not help).
@@ -18,7 +19,7 @@ from ..routing.reasons import STATIC_REASONS, TOO_LARGE_REASONS
 from ..routing.request import Api
 from .attempts import AttemptFailed, Ready
 from .classify import Failure
-from .outcomes import AttemptRecord, Ended, Refusal
+from .outcomes import REFUSAL_TRIGGERS, AttemptRecord, Ended, Refusal
 from .relaying import StreamBody
 from .runtime import RoutingTable
 from .verdicts import (
@@ -29,6 +30,7 @@ from .verdicts import (
     ServedJson,
     ServedStream,
     Shed,
+    Throttled,
     Trail,
     Unservable,
     UpstreamError,
@@ -55,8 +57,8 @@ _UPSTREAM_ERROR_BODY = (
 async def execute(plan: Plan, run: Execution) -> Verdict:
     """Walk `plan.attempts` and return what the request gets."""
     if plan.refusal == "budget-exhausted":
-        spend = run.table.spend.get(plan.route.name)
-        return BudgetExhausted(Trail(), retry_after=spend.seconds_left() if spend is not None else 60)
+        account = run.table.budgets.get(plan.route.name)
+        return BudgetExhausted(Trail(), retry_after=account.seconds_left() if account is not None else 60)
     if not plan.attempts:
         unservable = unservable_verdict(plan, run.call.api)
         if unservable is not None:
@@ -116,8 +118,16 @@ def _served(
 def _unserved(plan: Plan, run: Execution, walk: Walk, records: tuple[AttemptRecord, ...]) -> Verdict:
     if walk.error is not None:
         return _failed(plan, run.table, walk.error, Trail(records, "", walk.sent))
-    if any(r.outcome == Refusal.SHED for r in records) and not any(not r.skipped for r in records):
-        return Shed(Trail(records))  # nothing was sent
+    refused = _own_refusal(walk, records)
+    if walk.budget_refused:
+        account = run.table.budgets.get(plan.route.name)
+        trail = Trail(records, str(Refusal.BUDGET), walk.sent)
+        return BudgetExhausted(trail, retry_after=account.seconds_left() if account is not None else 60)
+    if refused is not None:
+        trail = Trail(records, str(refused), walk.sent)
+        if REFUSAL_TRIGGERS[refused] == "rate-limited":
+            return Throttled(trail, walk.retry_after, str(refused))
+        return Shed(trail, walk.retry_after, str(refused))
     sent = [r for r in records if not r.skipped and r.outcome != Ended.CANCELLED]
     if sent and walk.last_failed is not None and all(r.outcome == Failure.CONTEXT_LENGTH for r in sent):
         return _failed(plan, run.table, walk.last_failed, Trail(records, "", walk.sent))
@@ -129,6 +139,18 @@ def _unserved(plan: Plan, run: Execution, walk: Walk, records: tuple[AttemptReco
     if walk.deadline_exceeded and mode == "error":
         return DeadlineExceeded(trail, summary)
     return Degrade(trail, static=mode == "static", summary=summary)
+
+
+def _own_refusal(walk: Walk, records: tuple[AttemptRecord, ...]) -> Refusal | None:
+    """The sidecar's own load or rate refusal that decides the answer: the one that ended the walk, or,
+    when nothing was sent at all, the first such refusal (an overload before a rate limit)."""
+    if walk.refused is not None:
+        return walk.refused
+    if any(not r.skipped for r in records):
+        return None
+    own = [r.outcome for r in records if isinstance(r.outcome, Refusal) and r.outcome in REFUSAL_TRIGGERS]
+    overloaded = [refusal for refusal in own if REFUSAL_TRIGGERS[refusal] == "overloaded"]
+    return overloaded[0] if overloaded else (own[0] if own else None)
 
 
 def _failed(plan: Plan, table: RoutingTable, failed: AttemptFailed, trail: Trail) -> Verdict:

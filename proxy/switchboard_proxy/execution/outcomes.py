@@ -21,10 +21,23 @@ class Refusal(StrEnum):
     """Why an endpoint's gate turned an attempt away before anything was sent."""
 
     CIRCUIT_OPEN = "circuit-open"
-    CONCURRENCY = "concurrency-limit"  # full for every priority
-    SHED = "shed"  # over this priority's share: the room is kept for more important work
+    CONCURRENCY = "concurrency-limit"  # full for every priority, and no queue
+    SHED = "shed"  # over its priority's share with no room to wait: kept for more important work
+    DEADLINE = "queue-deadline"  # could not meet its deadline waiting for a slot
     RATE = "rate-limit"
     TOKEN_RATE = "token-rate-limit"
+    BUDGET = "budget"  # the route's budget cannot cover this attempt's worst case
+
+
+# The sidecar's own refusals and the trigger each counts as: a policy fails over on them only when its
+# triggers include that word (the sidecar's own overload is `overloaded`, its own rate limit `rate-limited`).
+REFUSAL_TRIGGERS: dict[Refusal, str] = {
+    Refusal.CONCURRENCY: "overloaded",
+    Refusal.SHED: "overloaded",
+    Refusal.DEADLINE: "overloaded",
+    Refusal.RATE: "rate-limited",
+    Refusal.TOKEN_RATE: "rate-limited",
+}
 
 
 class Rule(StrEnum):

@@ -164,7 +164,7 @@ class StreamBody:
         ready.endpoint.latency_ms.add((loop.time() - ready.started) * 1000)
         ready.endpoint.ttft_ms.add((ready.first_byte - ready.started) * 1000)
         self.end = StreamEnd.COMPLETE
-        self._lease.succeed(self._relay.tally.usage)
+        self._lease.succeed(self._relay.tally.usage, self._ready.signal)
 
     def _fail_by_upstream(self) -> None:
         """The upstream ended a Responses stream with its own failure event (the client has it)."""

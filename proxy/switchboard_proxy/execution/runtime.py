@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..accounting.budgets import RouteSpend
 from ..accounting.guardrails import VariantGuard
 from ..config import EndpointConfig, RouterConfig
 from ..routing import EndpointState, RouterState
 from ..routing.layouts import Layouts
+from .budgeting import BudgetAccount
+from .fleet import Fleet
 from .leasing import Gate
 from .limits import RetryBudget
 
@@ -54,8 +55,8 @@ class EndpointRuntime:
     key: str = field(default="", repr=False)
 
     @classmethod
-    def create(cls, config: EndpointConfig) -> EndpointRuntime:
-        return cls(config=config, gate=Gate(config))
+    def create(cls, config: EndpointConfig, *, fleet: Fleet | None = None) -> EndpointRuntime:
+        return cls(config=config, gate=Gate(config, fleet=fleet))
 
     def reconfigure(self, config: EndpointConfig) -> None:
         """Take a reloaded config's settings, keeping circuit state, in-flight counts and estimates."""
@@ -90,14 +91,14 @@ class LiveStates(dict[str, EndpointState]):
 class SpentRoutes:
     """Routes whose budget window is spent, asked one route at a time (a request asks about one)."""
 
-    __slots__ = ("_spend",)
+    __slots__ = ("_budgets",)
 
-    def __init__(self, spend: Mapping[str, RouteSpend]) -> None:
-        self._spend = spend
+    def __init__(self, budgets: Mapping[str, BudgetAccount]) -> None:
+        self._budgets = budgets
 
     def __contains__(self, route: object) -> bool:
-        spend = self._spend.get(route) if isinstance(route, str) else None
-        return spend is not None and spend.is_spent
+        account = self._budgets.get(route) if isinstance(route, str) else None
+        return account is not None and account.is_spent
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ class RoutingTable:
     source: str
     layouts: Layouts
     guard: VariantGuard
-    spend: dict[str, RouteSpend] = field(default_factory=dict)
+    budgets: dict[str, BudgetAccount] = field(default_factory=dict)
+    fleet: Fleet | None = None
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -146,36 +148,42 @@ class RoutingTable:
         credentials: Credentials,
         source: str,
         previous: RoutingTable | None = None,
+        fleet: Fleet | None = None,
     ) -> RoutingTable:
-        """A table for `config`, reusing the live objects of `previous` for what remains."""
+        """A table for `config`, reusing the live objects of `previous` for what remains; with a `fleet`,
+        budgets, rate buckets and circuit signals are shared through it."""
         return cls(
             config=config,
-            endpoints=_carry_endpoints(config, credentials, previous.endpoints if previous else {}),
+            endpoints=_carry_endpoints(config, credentials, previous.endpoints if previous else {}, fleet),
             retry_budgets=_carry_retry_budgets(config, previous.retry_budgets if previous else {}),
             source=source,
             layouts=Layouts(config),
             guard=VariantGuard.for_config(config, previous.guard if previous else None),
-            spend=_carry_spend(config, previous.spend if previous else {}),
+            budgets=_carry_budgets(config, previous.budgets if previous else {}, fleet),
+            fleet=fleet,
         )
 
     def state(self) -> RouterState:
         """The planner's view of this table's live state."""
         return RouterState(
             endpoints=LiveStates(self.endpoints),
-            spent_routes=SpentRoutes(self.spend),
+            spent_routes=SpentRoutes(self.budgets),
             stopped_variants=self.guard.stopped,
             layouts=self.layouts,
         )
 
 
 def _carry_endpoints(
-    config: RouterConfig, credentials: Credentials, previous: Mapping[str, EndpointRuntime]
+    config: RouterConfig,
+    credentials: Credentials,
+    previous: Mapping[str, EndpointRuntime],
+    fleet: Fleet | None,
 ) -> dict[str, EndpointRuntime]:
     endpoints: dict[str, EndpointRuntime] = {}
     for name, endpoint in config.endpoints.items():
         runtime = previous.get(name)
         if runtime is None:
-            runtime = EndpointRuntime.create(endpoint)
+            runtime = EndpointRuntime.create(endpoint, fleet=fleet)
         else:
             runtime.reconfigure(endpoint)
         runtime.key = credentials.resolve(endpoint)
@@ -199,16 +207,18 @@ def _carry_retry_budgets(config: RouterConfig, previous: Mapping[str, RetryBudge
     return budgets
 
 
-def _carry_spend(config: RouterConfig, previous: Mapping[str, RouteSpend]) -> dict[str, RouteSpend]:
-    """One RouteSpend per route with a budget; a reload keeps what the route spent in this window."""
-    spend = {}
+def _carry_budgets(
+    config: RouterConfig, previous: Mapping[str, BudgetAccount], fleet: Fleet | None
+) -> dict[str, BudgetAccount]:
+    """One BudgetAccount per route with a budget; a reload keeps what the route spent in this window."""
+    budgets = {}
     for name, route in config.routes.items():
         if route.budget is None:
             continue
         kept = previous.get(name)
         if kept is None:
-            kept = RouteSpend(route.budget)
+            kept = BudgetAccount(name, route.budget, fleet=fleet)
         else:
             kept.reconfigure(route.budget)
-        spend[name] = kept
-    return spend
+        budgets[name] = kept
+    return budgets

@@ -73,7 +73,9 @@ class Shadows:
         try:
             ready = await run_attempt(self.session, endpoint, call, limits)
         except AttemptFailed as failed:
-            lease.fail(failed.failure)  # a real fault is news about the endpoint, mirrored or not
+            lease.fail(
+                failed.failure, retry_after=failed.retry_after
+            )  # a real fault is news about the endpoint, mirrored or not
             self.metrics.shadows.labels(route, name, failed.failure).inc()
             return
         answer = ready.answer

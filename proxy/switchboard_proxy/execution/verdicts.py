@@ -5,8 +5,10 @@
     ├── ServedStream       an endpoint's stream is servable; its StreamBody yields the bytes
     ├── PassThrough        the upstream refused the request itself (a 4xx); its words go back
     ├── UpstreamError      a failure the policy does not fail over on (502 / 429 / 503 / 504)
-    ├── Shed               turned away to keep room for higher priorities (503, Retry-After)
-    ├── BudgetExhausted    the route's budget is spent and its action is `reject` (429, Retry-After)
+    ├── Shed               refused by the sidecar's own overload protection: no slot, no room in the
+    │                      queue, or its deadline could not be met waiting (503 overloaded, Retry-After)
+    ├── Throttled          refused by the sidecar's own rate limits (429 rate_limited, Retry-After)
+    ├── BudgetExhausted    the route's budget cannot cover it and its action is `reject` (429, Retry-After)
     ├── DeadlineExceeded   the deadline ran out and the policy's degraded mode is `error` (504)
     ├── Degrade            every attempt failed: the policy's degraded answer (static, or a 503)
     └── Unservable         no endpoint of the route could ever serve this request (400)
@@ -70,6 +72,13 @@ class UpstreamError(NamedTuple):
 class Shed(NamedTuple):
     trail: Trail
     retry_after: int = 1
+    reason: str = "shed"  # the refusal: shed, queue-deadline, concurrency-limit
+
+
+class Throttled(NamedTuple):
+    trail: Trail
+    retry_after: int = 1
+    reason: str = "rate-limit"  # rate-limit | token-rate-limit
 
 
 class BudgetExhausted(NamedTuple):
@@ -101,6 +110,7 @@ Verdict = (
     | PassThrough
     | UpstreamError
     | Shed
+    | Throttled
     | BudgetExhausted
     | DeadlineExceeded
     | Degrade

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from ..accounting.budgets import worst_case_pico
 from ..routing import Attempt, Plan
 from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
 from .classify import NOT_ENDPOINT_FAULTS, Failure
 from .hedging import race
-from .leasing import Lease
-from .outcomes import AttemptRecord, Ended, Outcome, Refusal, Rule
+from .leasing import BudgetClaim, Lease
+from .outcomes import REFUSAL_TRIGGERS, AttemptRecord, Ended, Outcome, Refusal, Rule
 from .runtime import EndpointRuntime, RoutingTable
 from .upstreams import Call
 
@@ -47,6 +48,8 @@ class Execution:
     deadline: float  # event-loop time by which the caller must have an answer
     rng: random.Random
     estimated_tokens: int = 0  # prompt estimate + requested output, reserved from tokens-per-minute limits
+    prompt_tokens: int = 0  # the prompt estimate alone, for a budget's worst case
+    max_tokens: int = 0  # the output the caller asked for at most (0: the endpoint's own cap)
 
 
 class Walk:
@@ -64,13 +67,25 @@ class Walk:
         self.skip: set[str] = set()
         self.window_floor = 0
         self.last_failure: dict[str, AttemptFailed] = {}
+        # A refusal of the sidecar's own that the policy does not fail over on ends the walk (and the
+        # seconds the client is told to wait), as does a `reject` budget that cannot cover an attempt.
+        self.refused: Refusal | None = None
+        self.retry_after = 1
+        self.budget_refused = False
         self.budget = run.table.retry_budgets.get(plan.route.name)
         if self.budget is not None:
             self.budget.record_request()
+        self.account = run.table.budgets.get(plan.route.name)
+        self._cheapest: str | None = None
 
     @property
     def done(self) -> bool:
-        return self.error is not None or self.deadline_exceeded
+        return (
+            self.error is not None
+            or self.deadline_exceeded
+            or self.refused is not None
+            or self.budget_refused
+        )
 
     async def run_plan(self) -> Ready | None:
         """Walk `plan.attempts`; the first servable answer, or None (see `error` and `records`)."""
@@ -137,14 +152,70 @@ class Walk:
         await asyncio.sleep(delay)
         return True
 
+    def _queue_deadline(self, endpoint: EndpointRuntime) -> float:
+        """How long an attempt may wait for a slot: until it could no longer meet the caller's deadline,
+        or, while another endpoint is left in the plan, half of the time left, so the fallback gets the
+        other half."""
+        name = endpoint.config.name
+        if not endpoint.gate.slots.queue.capacity or not any(
+            a.endpoint != name and a.endpoint not in self.skip for a in self.plan.attempts
+        ):
+            return self.run.deadline
+        return self.loop.time() + self._remaining() / 2
+
     async def _admit(self, endpoint: EndpointRuntime) -> Lease | None:
         admitted = await endpoint.gate.admit(
-            priority=self.plan.priority, deadline=self.run.deadline, tokens=self.run.estimated_tokens
+            priority=self.plan.priority,
+            deadline=self._queue_deadline(endpoint),
+            tokens=self.run.estimated_tokens,
+            adaptive=self.plan.route.adaptive_concurrency,
+            budget=self._budget_claim(endpoint) if self.account is not None else None,
         )
         if isinstance(admitted, Refusal):
-            self._skip(endpoint.config.name, admitted)
+            self._refused(endpoint, admitted)
             return None
         return admitted
+
+    def _refused(self, endpoint: EndpointRuntime, refusal: Refusal) -> None:
+        """Skip the endpoint; end the walk when the policy does not fail over on this refusal."""
+        self._skip(endpoint.config.name, refusal)
+        if refusal == Refusal.BUDGET:
+            self.budget_refused = (
+                self.plan.route.budget is not None and self.plan.route.budget.action == "reject"
+            )
+            return
+        trigger = REFUSAL_TRIGGERS.get(refusal)
+        if trigger is None:
+            return  # an open circuit: skipped like the planner skips it
+        if self.refused is None and not any(r.outcome in REFUSAL_TRIGGERS for r in self.records[:-1]):
+            self.retry_after = endpoint.gate.retry_after(refusal)
+        if trigger not in self.plan.policy.triggers:
+            self.refused = refusal
+
+    def _budget_claim(self, endpoint: EndpointRuntime) -> BudgetClaim:
+        """The attempt's worst case on its route's budget; the cheapest endpoint of a `cheapest` budget is
+        exempt (what the route may still use once the budget is spent)."""
+        assert self.account is not None
+        config, run = endpoint.config, self.run
+        pico = worst_case_pico(config, prompt_tokens=run.prompt_tokens, max_tokens=run.max_tokens)
+        budget = self.plan.route.budget
+        exempt = (
+            budget is not None and budget.action == "cheapest" and config.name == self._cheapest_endpoint()
+        )
+        return BudgetClaim(self.account, pico, exempt)
+
+    def _cheapest_endpoint(self) -> str:
+        """The plan's endpoint whose worst case for this request costs least (first in plan order on ties)."""
+        if self._cheapest is None:
+            endpoints, run = self.run.table.endpoints, self.run
+            self._cheapest = min(
+                self.plan.endpoints,
+                key=lambda name: worst_case_pico(
+                    endpoints[name].config, prompt_tokens=run.prompt_tokens, max_tokens=run.max_tokens
+                ),
+                default="",
+            )
+        return self._cheapest
 
     def _limits(self) -> AttemptLimits:
         policy = self.plan.policy
@@ -172,7 +243,7 @@ class Walk:
             if failed.failure == Failure.TIMEOUT and limits.clipped:
                 lease.abandon()
             else:
-                lease.fail(failed.failure)
+                lease.fail(failed.failure, retry_after=failed.retry_after, signal=failed.signal)
             lease.close()
             self._failed(endpoint, failed, self.loop.time() - started)
             return None
@@ -187,7 +258,7 @@ class Walk:
         else:
             endpoint.latency_ms.add((ready.first_byte - ready.started) * 1000)
             assert ready.answer is not None  # a JSON answer is inspected where it is read
-            lease.succeed(ready.answer.usage)
+            lease.succeed(ready.answer.usage, ready.signal)
             lease.close()
         self._note(endpoint.config.name, Ended.SUCCESS, 200, self.loop.time() - started)
         return ready

@@ -30,6 +30,7 @@ from ..config import (
     parse_router_config,
 )
 from ..config.loading import iter_resource_files
+from ..execution.fleet import Fleet
 from ..execution.runtime import Credentials, RoutingTable
 from ..settings import ProxySettings
 
@@ -60,10 +61,12 @@ class ConfigWatcher:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        fleet: Fleet | None = None,
     ) -> None:
         self.settings = settings
         self.holder = holder
         self.metrics = metrics
+        self.fleet = fleet  # the shared state every table's budgets and buckets use, when --state is set
         self.credentials = Credentials(settings.credentials_dir)
         self._clock = clock
         self._seen: Fingerprint | None = None
@@ -122,7 +125,11 @@ class ConfigWatcher:
                 self.metrics.config_reloads.labels("unchanged").inc()
                 return "unchanged"
             table = RoutingTable.build(
-                new, credentials=self.credentials, source=source or self.settings.source, previous=current
+                new,
+                credentials=self.credentials,
+                source=source or self.settings.source,
+                previous=current,
+                fleet=self.fleet,
             )
         except ConfigError as exc:
             return self._refuse("; ".join(str(p) for p in exc.problems) or str(exc))

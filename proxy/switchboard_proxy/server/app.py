@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ..accounting.feedback import RecentRequests
 from ..accounting.metrics import Metrics
+from ..execution.fleet import Fleet
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder, ConfigWatcher
 from ..reloading.kubewatch import watch_configmap
@@ -35,6 +36,7 @@ from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SE
 
 log = logging.getLogger("switchboard.proxy")
 WATCHER = web.AppKey("watcher", ConfigWatcher)
+FLEET = web.AppKey("fleet", Fleet)
 
 
 def build_app(settings: ProxySettings) -> web.Application:
@@ -42,7 +44,12 @@ def build_app(settings: ProxySettings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     metrics = Metrics()
     holder = ConfigHolder()
-    watcher = ConfigWatcher(settings, holder, metrics)
+    fleet = (
+        Fleet(settings.state_url, timeout_seconds=settings.state_timeout_ms / 1000)
+        if settings.state_url
+        else None
+    )
+    watcher = ConfigWatcher(settings, holder, metrics, fleet=fleet)
     app[SETTINGS], app[CONFIG], app[WATCHER], app[METRICS] = settings, holder, watcher, metrics
     app[RECENT] = RecentRequests()
     app[REQUEST_IDS] = random.Random(os.urandom(16))
@@ -50,6 +57,11 @@ def build_app(settings: ProxySettings) -> web.Application:
     metrics.live.source = lambda: holder.table
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_config_watch)
+    if fleet is not None:
+        fleet.source = lambda: holder.table
+        metrics.live.fleet = fleet
+        app[FLEET] = fleet
+        app.cleanup_ctx.append(_shared_state)
     if settings.access_log:
         app[ACCESS_LOG] = AccessLog()
         app.cleanup_ctx.append(_access_log)
@@ -102,6 +114,25 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[SHADOWS].stop()
     await session.close()
+
+
+async def _shared_state(app: web.Application) -> AsyncIterator[None]:
+    # Connected (or found away) before the first request, so that a sidecar starting with its fleet
+    # does not spend a shared budget on its own; the loop then keeps the link, whatever Redis does.
+    fleet = app[FLEET]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2):
+            while not fleet.is_up:
+                await fleet.connect_once()
+                if not fleet.is_up:
+                    await asyncio.sleep(0.2)
+    if not fleet.is_up:
+        log.warning("shared state unreachable at start: this sidecar enforces the whole limits alone")
+    task = asyncio.create_task(fleet.run(), name="shared-state")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await fleet.close()
 
 
 async def _access_log(app: web.Application) -> AsyncIterator[None]:

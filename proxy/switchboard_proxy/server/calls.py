@@ -79,7 +79,16 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     exchange.stream = call.stream
     deadline = exchange.started + decision.deadline_ms / 1000
     tokens = route_request.prompt_tokens + (route_request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
-    run = Execution(table, request.app[SESSION], call, deadline, table.rng, estimated_tokens=tokens)
+    run = Execution(
+        table,
+        request.app[SESSION],
+        call,
+        deadline,
+        table.rng,
+        estimated_tokens=tokens,
+        prompt_tokens=route_request.prompt_tokens,
+        max_tokens=route_request.max_tokens,
+    )
     verdict = exchange.verdict = await execute(decision, run)
     if decision.shadow and isinstance(verdict, ServedJson | ServedStream):
         request.app[SHADOWS].start(table, decision, call)

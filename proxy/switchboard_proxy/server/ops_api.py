@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..execution.leasing import Gate
 from ..execution.runtime import RoutingTable
 from .errors import BadRequest, NotFound
 from .state import CONFIG, METRICS, RECENT
@@ -61,16 +62,18 @@ async def config_status(request: web.Request) -> web.Response:
 
 
 def _budgets(table: RoutingTable) -> dict[str, Any]:
-    """Spend of each route with a budget in its current window."""
+    """Spend of each route with a budget in its current window (the fleet's, when shared)."""
     return {
         name: {
-            "spent_usd": round(spend.spent_usd, 8),
-            "usd": spend.budget.usd,
-            "window_seconds": spend.budget.window_seconds,
-            "action": spend.budget.action,
-            "exhausted": spend.is_spent,
+            "spent_usd": round(account.spent_usd, 8),
+            "remaining_usd": round(account.remaining_usd, 8),
+            "usd": account.budget.usd,
+            "window_seconds": account.budget.window_seconds,
+            "action": account.budget.action,
+            "exhausted": account.is_spent,
+            "shared": account.fleet is not None and account.fleet.is_up,
         }
-        for name, spend in sorted(table.spend.items())
+        for name, account in sorted(table.budgets.items())
     }
 
 
@@ -95,6 +98,7 @@ async def endpoints_status(request: web.Request) -> web.Response:
                 "requests_per_minute": config.requests_per_minute,
                 "tokens_per_minute": config.tokens_per_minute,
             },
+            "admission": _admission(endpoint.gate),
             "limited": endpoint.gate.limited(),
             "key": "set" if endpoint.key else ("missing" if config.api_key.source != "none" else "none"),
             "deprecated": config.deprecated,
@@ -102,6 +106,29 @@ async def endpoints_status(request: web.Request) -> web.Response:
             "replacement": config.replacement or None,
         }
     return _json({"version": table.config.version, "endpoints": document})
+
+
+def _admission(gate: Gate) -> dict[str, Any]:
+    """The gate's live state: the limit in force, what it learnt, who waits, what the buckets hold."""
+    slots = gate.slots
+    adaptive = slots.adaptive
+    return {
+        "concurrency_limit": slots.limit,
+        "adaptive": adaptive is not None,
+        "no_load_latency_ms": round(adaptive.no_load_seconds * 1000, 2) if adaptive is not None else None,
+        "first_byte_ms": round(slots.first_byte_seconds * 1000, 2),
+        "hold_ms": round(slots.hold_seconds * 1000, 2),
+        "queue": {
+            "capacity": slots.queue.capacity,
+            "depth": {priority: slots.depth(priority) for priority in slots.waits},
+        },
+        "rate_tokens_available": {
+            kind: round(bucket.available, 2)
+            for kind, bucket in (("requests", gate.requests), ("tokens", gate.tokens))
+            if bucket.rate_per_minute
+        },
+        "shared": gate.fleet is not None and gate.fleet.is_up,
+    }
 
 
 async def feedback(request: web.Request) -> web.Response:

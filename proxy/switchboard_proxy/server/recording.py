@@ -25,6 +25,7 @@ from ..execution.verdicts import (
     ServedJson,
     ServedStream,
     Shed,
+    Throttled,
     UpstreamError,
     Verdict,
     served_by,
@@ -119,8 +120,8 @@ def _record_attempts(metrics: Metrics, series: Series, plan: Plan, verdict: Verd
 
 
 def _record_refusals(metrics: Metrics, plan: Plan, verdict: Verdict) -> None:
-    if isinstance(verdict, Shed):
-        metrics.shed.labels(plan.route.name, plan.priority, "overload").inc()
+    if isinstance(verdict, Shed | Throttled):
+        metrics.shed.labels(plan.route.name, plan.priority, verdict.reason).inc()
     elif isinstance(verdict, BudgetExhausted):
         metrics.shed.labels(plan.route.name, plan.priority, "budget").inc()
     elif isinstance(verdict, Degrade | DeadlineExceeded):
@@ -140,11 +141,7 @@ def _record_served(exchange: Exchange, series: Series, facts: Facts) -> None:
             if count:
                 child.inc(count)
     if facts.cost_usd:
-        series.cost.inc(facts.cost_usd)
-        assert exchange.plan is not None
-        spend = exchange.table.spend.get(exchange.plan.route.name)
-        if spend is not None:
-            spend.add(facts.cost_usd)
+        series.cost.inc(facts.cost_usd)  # the route's budget was settled by the attempt's lease
     if facts.ttft_seconds is not None:
         series.ttft.observe(facts.ttft_seconds)
     if facts.finish_reason:

@@ -22,6 +22,7 @@ from ..execution.verdicts import (
     ServedJson,
     ServedStream,
     Shed,
+    Throttled,
     Unservable,
     UpstreamError,
     Verdict,
@@ -43,6 +44,12 @@ FAILURE_ERRORS: dict[Failure, type[errors.ProxyError]] = {
 }
 # The status line said 200 before a stream broke; metrics and the log say what really happened.
 STREAM_STATUS = {StreamEnd.MIDSTREAM_FAILURE: 502, StreamEnd.CLIENT_GONE: 499}
+# Why a request was shed, in words for the error message.
+SHED_WORDS = {
+    "shed": "its priority's share is full and the queue has no room for it",
+    "queue-deadline": "it could not meet its deadline waiting for a slot",
+    "concurrency-limit": "every slot is taken and the endpoint has no queue",
+}
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -90,9 +97,17 @@ def _error(exchange: Exchange, verdict: Verdict, answer: dict[str, str]) -> erro
             )
         case Shed():
             return errors.Unavailable(
-                f"shed: route '{route}' ({plan.priority}) is over its share of the endpoints' capacity; "
-                "retry shortly",
+                f"overloaded: route '{route}' ({plan.priority}) was refused by the sidecar's admission "
+                f"control ({SHED_WORDS.get(verdict.reason, verdict.reason)}); retry shortly",
                 code="overloaded",
+                retry_after=verdict.retry_after,
+                headers=answer,
+            )
+        case Throttled():
+            return errors.RateLimited(
+                f"rate limited: the endpoints of route '{route}' are at their configured "
+                f"{'token' if verdict.reason == 'token-rate-limit' else 'request'} rate",
+                code="rate_limited",
                 retry_after=verdict.retry_after,
                 headers=answer,
             )

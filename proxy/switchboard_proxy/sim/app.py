@@ -11,7 +11,7 @@ import asyncio
 from aiohttp import web
 
 from switchboard_proxy.sim import anthropic_api, control_api, openai_api, responses_api
-from switchboard_proxy.sim.serving import PINNED_MODEL, SIM_STATE, STOPPING
+from switchboard_proxy.sim.serving import PINNED_MODEL, SIM_STATE, STOPPING, add_rate_headers
 from switchboard_proxy.sim.settings import SimSettings
 from switchboard_proxy.sim.state import SimState
 
@@ -37,6 +37,7 @@ def build_app(
     app[PINNED_MODEL] = pinned_model
     app[STOPPING] = asyncio.Event()
     app.on_shutdown.append(_set_stopping)
+    app.on_response_prepare.append(add_rate_headers)
     app.router.add_routes(
         [
             web.post("/v1/chat/completions", openai_api.chat_completions),

@@ -56,11 +56,19 @@ class SimError(Exception):
     (kind, message) stay positional, like the arguments of the built-in exceptions.
     """
 
-    def __init__(self, kind: str, message: str, *, retry_after_s: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        retry_after_s: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after_s = retry_after_s
+        self.headers = headers or {}
 
 
 def error_body(error: SimError, *, dialect: Dialect) -> dict[str, Any]:
@@ -82,7 +90,7 @@ def error_status(error: SimError, *, dialect: Dialect) -> int:
 
 def error_response(error: SimError, *, dialect: Dialect) -> web.Response:
     """A complete HTTP error response, with Retry-After when the error carries one."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **error.headers}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     return web.Response(

@@ -33,10 +33,14 @@ examples:
   switchboard-sim --model flaky:fault=error-503,fail_count=2 --model slow:fault=hang
   switchboard-sim --config sim.yaml      # {{models: {{small: {{ttft_ms: 20}}}}, listen: {{small: 9101}}}}
   switchboard-sim --any-model            # any model name is served by the "default" profile
+  switchboard-sim --model busy:capacity=20,ttft_ms=100    # a knee: past 20 at once, requests queue
+  switchboard-sim --model paced:requests_per_minute=60    # 429 + Retry-After + x-ratelimit-* past 60/min
 
 control API (on every port):
   GET /sim/models   PUT /sim/models/NAME {{"fault": "rate-limited"}}   DELETE /sim/models/NAME
   POST /sim/reset   GET /sim/stats   GET /sim/requests?model=NAME&limit=N   GET /healthz
+  (stats per model: requests, outcomes, inflight, max_inflight, max_generating, and max_in_window:
+  the most requests received in any sliding window of window_s seconds)
 """
 
 
@@ -130,7 +134,8 @@ async def serve(settings: SimSettings) -> None:
             )
             await runner.setup()
             runners.append(runner)
-            await web.TCPSite(runner, settings.host, port).start()
+            # A deep backlog: load tests open hundreds of connections at once.
+            await web.TCPSite(runner, settings.host, port, backlog=2048).start()
             _print_listening(runner, settings=settings, pinned=pinned)
         defaults = profile_to_dict(Profile())
         for name, profile in settings.profiles.items():

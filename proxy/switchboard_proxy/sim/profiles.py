@@ -54,6 +54,14 @@ class Profile:
     retry_after_s: int = 1
     # midstream-fail: content chunks sent before the connection is aborted.
     fail_after_chunks: int = 2
+    # At most this many requests generate at once; the rest wait their turn in arrival order, so latency
+    # rises past the capacity while throughput stays flat (an upstream's knee). 0 means unlimited.
+    capacity: int = 0
+    # Requests accepted per sliding minute; beyond it a 429 with Retry-After and x-ratelimit-* headers
+    # (also sent on every accepted answer). 0 means no limit.
+    requests_per_minute: int = 0
+    # The sliding window of GET /sim/stats' `max_in_window` (the most requests received in any window).
+    window_s: float = 60.0
 
 
 # Field name -> Python type; with postponed annotations `Field.type` is the type's name as a string.
@@ -105,7 +113,16 @@ def _check_type(value: Any, *, expected: type) -> Any | None:
 
 def _check_ranges(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for name in ("ttft_ms", "output_tokens", "fail_count", "retry_after_s", "fail_after_chunks", "seed"):
+    for name in (
+        "ttft_ms",
+        "output_tokens",
+        "fail_count",
+        "retry_after_s",
+        "fail_after_chunks",
+        "seed",
+        "capacity",
+        "requests_per_minute",
+    ):
         if name in values and values[name] < 0:
             problems.append((name, f"must be >= 0, got {values[name]}"))
     for name in ("context_window", "embedding_dims"):
@@ -115,6 +132,8 @@ def _check_ranges(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(
             ("tokens_per_second", f"must be >= 0 (0 = instant), got {values['tokens_per_second']}")
         )
+    if "window_s" in values and values["window_s"] <= 0:
+        problems.append(("window_s", f"must be > 0, got {values['window_s']}"))
     if "error_rate" in values and not 0.0 <= values["error_rate"] <= 1.0:
         problems.append(("error_rate", f"must be between 0 and 1, got {values['error_rate']}"))
     if "fault" in values and values["fault"] not in FAULTS:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +21,15 @@ from aiohttp import web
 
 from switchboard_proxy.sim.errors import Dialect, SimError, error_body, error_event, error_response
 from switchboard_proxy.sim.profiles import Profile
-from switchboard_proxy.sim.state import DEFAULT_MODEL, SimState, make_log_entry
+from switchboard_proxy.sim.state import DEFAULT_MODEL, ModelRuntime, SimState, make_log_entry
 
 SIM_STATE = web.AppKey("sim_state", SimState)
 # Set when the server shuts down, so hung requests end instead of holding the shutdown.
 STOPPING = web.AppKey("stopping", asyncio.Event)
 # Name of the model every request on this app's port is served by; "" means "the body decides".
 PINNED_MODEL = web.AppKey("pinned_model", str)
+# The x-ratelimit-* headers of an accepted request (models with requests_per_minute).
+RATE_HEADERS = web.RequestKey("rate_headers", dict)
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 # How often a hung request checks for a client that went away, when aiohttp does not cancel it.
@@ -60,13 +64,20 @@ async def run_call(
     except SimError as error:
         return error_response(error, dialect=dialect)
     runtime = state.begin(call.name)
+    profile = call.profile
     try:
-        if call.profile.api_key and not is_authorized(call.profile.api_key, headers=request.headers):
+        if profile.api_key and not is_authorized(profile.api_key, headers=request.headers):
             raise SimError("unauthorized", "Incorrect API key provided.")
+        if profile.requests_per_minute:
+            _check_rate(request, runtime, per_minute=profile.requests_per_minute)
         if state.draw_fault(call.name):
-            call.fault = call.outcome = call.profile.fault
+            call.fault = call.outcome = profile.fault
             return await _apply_fault(call, respond=respond)
-        return await respond(call)
+        await runtime.generate_slot(profile.capacity)
+        try:
+            return await respond(call)
+        finally:
+            runtime.end_generation(profile.capacity)
     except SimError as error:
         call.outcome = error.kind
         return error_response(error, dialect=dialect)
@@ -78,6 +89,31 @@ async def run_call(
     finally:
         runtime.inflight -= 1
         runtime.outcomes[call.outcome] += 1
+
+
+def _check_rate(request: web.Request, runtime: ModelRuntime, *, per_minute: int) -> None:
+    """A sliding-minute request limit like a provider's: 429 beyond it, x-ratelimit-* headers always."""
+    accepted, remaining, reset = runtime.admit_rate(time.monotonic(), per_minute=per_minute)
+    headers = {
+        "x-ratelimit-limit-requests": str(per_minute),
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": f"{reset:.3f}s",
+    }
+    if not accepted:
+        raise SimError(
+            "rate-limited",
+            f"Rate limit reached: {per_minute} requests per minute.",
+            retry_after_s=max(1, math.ceil(reset)),
+            headers=headers,
+        )
+    request[RATE_HEADERS] = headers
+
+
+async def add_rate_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: an accepted answer carries the rate-limit headers too."""
+    headers = request.get(RATE_HEADERS)
+    if headers:
+        response.headers.update(headers)
 
 
 async def _admit(request: web.Request, *, dialect: Dialect, path_model: str | None) -> Call:

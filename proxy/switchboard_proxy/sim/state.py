@@ -7,6 +7,7 @@ replaces profiles. No aiohttp in this module, so it can be read and tested witho
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter, deque
@@ -26,6 +27,9 @@ SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "accept-enc
 FAULT_FIELDS = frozenset({"fault", "fail_count", "error_rate", "seed"})
 
 
+ARRIVALS_KEPT = 100_000  # arrival times kept for the sliding-window count (bounded runs only)
+
+
 @dataclass
 class ModelRuntime:
     """Mutable companions of one model's profile: random source, fault budget and counters."""
@@ -36,6 +40,58 @@ class ModelRuntime:
     outcomes: Counter[str] = field(default_factory=Counter)
     inflight: int = 0
     max_inflight: int = 0
+    generating: int = 0  # requests holding one of the capacity's places
+    max_generating: int = 0
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
+    arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))
+    accepted: deque[float] = field(default_factory=deque)  # within the last minute, for requests_per_minute
+
+    async def generate_slot(self, capacity: int) -> None:
+        """Wait for one of `capacity` places to generate in (arrival order); `end_generation` frees it."""
+        if capacity and self.generating >= capacity:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.waiting.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self.end_generation(capacity)  # handed a place just as the client left
+                else:
+                    self.waiting.remove(turn)
+                raise
+        else:
+            self.generating += 1
+        self.max_generating = max(self.max_generating, self.generating)
+
+    def end_generation(self, capacity: int) -> None:
+        """A place is free: the longest waiter gets it (the count stays), or the count drops."""
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.generating -= 1
+
+    def admit_rate(self, now: float, *, per_minute: int) -> tuple[bool, int, float]:
+        """Accept one more request within `per_minute` per sliding minute? (accepted, remaining, seconds
+        until one more would be)."""
+        while self.accepted and self.accepted[0] <= now - 60:
+            self.accepted.popleft()
+        if len(self.accepted) >= per_minute:
+            return False, 0, self.accepted[0] + 60 - now
+        self.accepted.append(now)
+        reset = self.accepted[0] + 60 - now if len(self.accepted) >= per_minute else 0.0
+        return True, per_minute - len(self.accepted), reset
+
+    def max_in_window(self, window_s: float) -> int:
+        """The most requests received in any sliding window of `window_s` seconds."""
+        best, start = 0, 0
+        arrivals = self.arrivals
+        for end in range(len(arrivals)):
+            while arrivals[end] - arrivals[start] >= window_s:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
 
     @classmethod
     def for_profile(cls, profile: Profile) -> ModelRuntime:
@@ -109,6 +165,7 @@ class SimState:
     def begin(self, name: str) -> ModelRuntime:
         """Count a request as received and in flight."""
         runtime = self.runtimes[name]
+        runtime.arrivals.append(time.monotonic())
         runtime.requests += 1
         runtime.inflight += 1
         runtime.max_inflight = max(runtime.max_inflight, runtime.inflight)
@@ -130,6 +187,11 @@ class SimState:
                 "outcomes": dict(rt.outcomes),
                 "inflight": rt.inflight,
                 "max_inflight": rt.max_inflight,
+                "max_generating": rt.max_generating,
+                "max_in_window": rt.max_in_window(self.profiles[name].window_s)
+                if name in self.profiles
+                else 0,
+                "window_s": self.profiles[name].window_s if name in self.profiles else 0,
                 "remaining_faults": rt.remaining_faults,
             }
             for name, rt in self.runtimes.items()

@@ -109,6 +109,9 @@ def test_reset_restores_profiles_and_zeroes_stats(sim: Sim) -> None:
         "outcomes": {},
         "inflight": 0,
         "max_inflight": 0,
+        "max_generating": 0,
+        "max_in_window": 0,
+        "window_s": 60.0,
         "remaining_faults": 0,
     }
     assert sim.requests() == []

@@ -234,11 +234,14 @@ async def test_circuit_opened_after_planning_is_skipped_at_send_time(upstream, s
 
 async def test_full_concurrency_limit_is_skipped_at_send_time(upstream, session) -> None:
     table = build_table(
-        upstream.url, ["slow"], ["ok"], endpoint_specs={"slow": {"limits": {"maxConcurrency": 1}}}
+        upstream.url,
+        ["slow"],
+        ["ok"],
+        endpoint_specs={"slow": {"limits": {"maxConcurrency": 1, "maxQueue": 0}}},
     )
     decision = plan_for(table)
     gate = table.endpoints["slow"].gate
-    with await hold(gate):  # another request takes the only slot
+    with await hold(gate):  # another request takes the only slot, and there is no queue to wait in
         verdict = await execute_plan(table, session, decision)
         assert walk(verdict) == [("slow", "skipped:concurrency-limit"), ("ok", "success")]
         assert gate.inflight == 1

@@ -103,8 +103,9 @@ def test_a_confirmed_probe_closes_the_circuit_at_once() -> None:
 @pytest.mark.parametrize(
     ("limits", "priority", "refusal"),
     [
-        pytest.param({"maxConcurrency": 1}, "critical", Refusal.CONCURRENCY, id="full"),
-        pytest.param({"maxConcurrency": 2}, "sheddable", Refusal.SHED, id="shed"),
+        pytest.param({"maxConcurrency": 1, "maxQueue": 0}, "critical", Refusal.CONCURRENCY, id="full"),
+        pytest.param({"maxConcurrency": 2, "maxQueue": 0}, "sheddable", Refusal.SHED, id="shed"),
+        pytest.param({"maxConcurrency": 1}, "critical", Refusal.DEADLINE, id="cannot-wait"),
         pytest.param({"requestsPerMinute": 1}, "critical", Refusal.RATE, id="requests"),
         pytest.param({"tokensPerMinute": 100}, "critical", Refusal.TOKEN_RATE, id="tokens"),
     ],
@@ -146,7 +147,7 @@ def test_token_reservations_settle_to_the_reported_usage() -> None:
 
 
 def test_limited_names_the_limit_that_refuses_everyone() -> None:
-    gate, _ = gate_for(maxConcurrency=1, requestsPerMinute=2)
+    gate, _ = gate_for(maxConcurrency=1, maxQueue=0, requestsPerMinute=2)
     assert gate.limited() is None
     held = lease_of(gate)
     assert gate.limited() == Reason.CONCURRENCY_LIMIT

@@ -74,6 +74,15 @@ def test_image_and_pull_policy_come_from_the_settings() -> None:
     assert (default["image"], default["imagePullPolicy"]) == (DEFAULT_IMAGE, "IfNotPresent")
 
 
+def test_the_fleet_s_shared_state_is_passed_only_when_configured() -> None:
+    def args(settings: InjectionSettings) -> list[str]:
+        return list(inject_sidecar(pod(), settings)["spec"]["initContainers"][0]["args"])
+
+    assert "--state" not in args(InjectionSettings())
+    shared = args(InjectionSettings(state_url="redis://redis.switchboard.svc:6379/0"))
+    assert flag(shared, "--state") == "redis://redis.switchboard.svc:6379/0"
+
+
 def test_default_image_is_the_one_make_image_builds() -> None:
     names = subprocess.run(
         [str(REPO / "tests" / "cluster" / "images.sh"), "names"],

@@ -167,3 +167,14 @@ def test_the_chart_s_flags_parse() -> None:
     assert settings.peering.name == "switchboard" and settings.instance == "switchboard-abc"
     assert settings.webhook_tls.secret == "switchboard-system/switchboard-webhook-tls"
     assert settings.metrics_port == 8081 and settings.webhook_configuration == "switchboard"
+
+
+def test_the_sidecar_state_flag_reaches_the_injection_and_refuses_credentials(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert settings_from_args(["--all-namespaces"]).sidecar_state == ""
+    url = "redis://redis.switchboard.svc:6379/0"
+    assert settings_from_args(["--all-namespaces", "--sidecar-state", url]).sidecar_state == url
+    with pytest.raises(SystemExit):
+        settings_from_args(["--all-namespaces", "--sidecar-state", "redis://:hunter2@redis:6379/0"])
+    assert "hunter2" not in capsys.readouterr().err  # the refusal never echoes the password

@@ -98,18 +98,14 @@ async def test_endpoint_faults_stop_the_failing_variant(upstream, sidecar) -> No
 async def test_shed_and_budget_refusals_are_counted_as_such(upstream, sidecar) -> None:
     docs = [
         endpoint("ok", upstream.url, pricing={"inputPerMTok": 1.0, "outputPerMTok": 1.0}),
-        route("r", ["ok"], default=True, budget={"usd": 0.000001, "window": "1h", "action": "reject"}),
+        # Each call reserves its worst case (1 prompt token + 10 output at $1/Mtok = $0.000011) and costs
+        # what the upstream reports (4 tokens): two fit, then the third's worst case (8 + 11 > 18) does not.
+        route("r", ["ok"], default=True, budget={"usd": 0.000018, "window": "1h", "action": "reject"}),
     ]
     client = await sidecar(docs)
-    codes = [
-        (
-            await client.post(
-                "/v1/chat/completions", json={"model": "r", "messages": [{"role": "user", "content": "hi"}]}
-            )
-        ).status
-        for _ in range(3)
-    ]
-    assert codes[0] == 200 and codes[-1] == 429
+    body = {"model": "r", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    codes = [(await client.post("/v1/chat/completions", json=body)).status for _ in range(3)]
+    assert codes == [200, 200, 429]
     metrics = await (await client.get("/metrics")).text()
     assert read_metric(metrics, "switchboard_shed_total", route="r", reason="budget") == codes.count(429)
 
