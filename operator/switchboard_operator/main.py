@@ -128,6 +128,11 @@ def _add_webhook_flags(parser: argparse.ArgumentParser) -> None:
         default=WebhookTlsSettings.check_seconds,
         help="how often the certificate is checked for renewal or change (default 60)",
     )
+    _add_sidecar_flags(webhook)
+
+
+def _add_sidecar_flags(webhook: argparse._ArgumentGroup) -> None:
+    """What the injected sidecar is: its image and the fleet's shared state."""
     webhook.add_argument(
         "--sidecar-image",
         default=OperatorSettings.sidecar_image,
