@@ -167,7 +167,16 @@ class Kube:
         needed a patch."""
         resource = self._resource("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
         with _api_errors():
-            live = resource.get(name=configuration).to_dict()
+            try:
+                live = resource.get(name=configuration).to_dict()
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                # `helm install` creates the configuration after the Deployment: a replica that starts
+                # first tries again in seconds (KubeUnavailable), not at Kopf's default of a minute.
+                raise KubeUnavailable(
+                    f"MutatingWebhookConfiguration {configuration} does not exist yet (the chart creates it)"
+                ) from None
             operations = [
                 {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle}
                 for index, webhook in enumerate(live.get("webhooks") or [])
