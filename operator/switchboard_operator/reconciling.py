@@ -125,7 +125,11 @@ def _parse(objects: list[dict[str, Any]]) -> tuple[list[AnyResource], list[Confi
     typed: list[AnyResource] = []
     problems: list[ConfigProblem] = []
     for obj in objects:
-        resource, found = parse_resource({**obj, "apiVersion": API_VERSION, "status": None})
+        # Status goes along: compile reads back what the fleet loop wrote there (SPEC section 1).
+        status = obj.get("status")
+        resource, found = parse_resource(
+            {**obj, "apiVersion": API_VERSION, "status": status if isinstance(status, dict) else None}
+        )
         if resource is not None:
             typed.append(resource)
         problems.extend(found)

@@ -16,6 +16,7 @@ from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, 
 
 from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
+from .exploring import Beliefs, beliefs_of
 from .layouts import Layout, build_layout, successor
 from .matching import match_route
 from .plans import Plan, Planned, Refusal, expand
@@ -48,6 +49,8 @@ def plan(
         # Everything eligible and nothing to order: the attempts the layout expanded once for this case.
         attempts = layout.attempts
     else:
+        if layout.strategy == "explore" and route.explore is not None:
+            state = state._replace(beliefs=explore_beliefs(route, layout, state))
         planned = _order(request, layout, kept, state, rng)
         planned += [(e, "fallback", layout.chain_notes[e.name]) for e in chain_kept]
         rejections += chain_rejections
@@ -78,6 +81,12 @@ def _order(
         pool = [c for c in pool if c.name in kept_names]
     ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else pool
     return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)]
+
+
+def explore_beliefs(route: RouteConfig, layout: Layout, state: RouterState) -> Beliefs:
+    """The posteriors an explore decision on this route reads (compiled priors + local tallies)."""
+    assert route.explore is not None
+    return beliefs_of(route.explore, state.explore_tallies.get(route.name, {}), layout.pool_endpoints)
 
 
 def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> VariantConfig:
