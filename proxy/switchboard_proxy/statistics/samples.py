@@ -21,13 +21,13 @@ Z95 = 1.959964  # two-sided 95% normal quantile
 class Sample(NamedTuple):
     """n observations with their mean and (population) variance."""
 
-    count: float
+    size: float
     mean: float
     variance: float
 
     @property
     def standard_error(self) -> float:
-        return math.sqrt(self.variance / self.count) if self.count > 0 else math.inf
+        return math.sqrt(self.variance / self.size) if self.size > 0 else math.inf
 
 
 EMPTY = Sample(0.0, 0.0, 0.0)
@@ -99,9 +99,9 @@ def quantile(bounds: Sequence[float], cumulative: Sequence[float], q: float) -> 
 
 def mean_interval(sample: Sample, *, z: float = Z95) -> tuple[float, float]:
     """A fixed-sample confidence interval of the mean (Wilson's for a rate-like variance p(1-p))."""
-    if sample.count <= 0:
+    if sample.size <= 0:
         return (math.nan, math.nan)
-    n, p = sample.count, sample.mean
+    n, p = sample.size, sample.mean
     if 0.0 <= p <= 1.0 and abs(sample.variance - p * (1 - p)) < 1e-12:
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

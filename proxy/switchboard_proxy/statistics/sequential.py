@@ -64,9 +64,9 @@ def half_width(variance: float, *, tau: float, alpha: float) -> float:
 def compare(control: Sample, candidate: Sample, settings: SequentialSettings) -> Comparison:
     """Compare two samples; `running` until both have `min_count` observations and the evidence decides."""
     difference = candidate.mean - control.mean
-    if min(control.count, candidate.count) < settings.min_count:
+    if min(control.size, candidate.size) < settings.min_count:
         return Comparison(difference, -math.inf, math.inf, "running")
-    variance = control.variance / control.count + candidate.variance / candidate.count
+    variance = control.variance / control.size + candidate.variance / candidate.size
     # Two samples without any spread (every request failed, or none did): a sliver of variance keeps the
     # interval honest instead of collapsing it to a point.
     variance = max(variance, 1e-12)

@@ -26,7 +26,7 @@ def histogram(values: list[float], bounds: tuple[float, ...] = SCORE_BOUNDS) -> 
 
 def test_bernoulli_mean_and_variance() -> None:
     assert bernoulli(30, 100) == Sample(100, 0.3, pytest.approx(0.21))
-    assert bernoulli(0, 0).count == 0
+    assert bernoulli(0, 0).size == 0
 
 
 def test_histogram_mean_and_variance_match_the_raw_scores() -> None:
@@ -35,7 +35,7 @@ def test_histogram_mean_and_variance_match_the_raw_scores() -> None:
     sample = from_histogram(SCORE_BOUNDS, histogram(values))
     mean = sum(values) / len(values)
     variance = sum((v - mean) ** 2 for v in values) / len(values)
-    assert sample.count == 20_000
+    assert sample.size == 20_000
     assert sample.mean == pytest.approx(mean, abs=0.01)
     assert sample.variance == pytest.approx(variance, rel=0.1)
 
