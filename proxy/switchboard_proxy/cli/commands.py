@@ -186,7 +186,60 @@ def plan_as_dict(decision: Plan) -> dict[str, Any]:
         "shadow": decision.shadow,
         "refusal": decision.refusal,
         "when_all_fail": decision.policy.degraded.mode,
+        "explore": _pick_as_dict(decision),
     }
+
+
+def _pick_as_dict(decision: Plan) -> dict[str, Any] | None:
+    chosen = decision.pick
+    if chosen is None:
+        return None
+    return {
+        "chosen": chosen.chosen,
+        "best": chosen.best,
+        "explored": chosen.explored,
+        "endpoints": [
+            {
+                "endpoint": s.endpoint,
+                "quality_mean": round(s.belief.mean, 4),
+                "quality_interval": [round(x, 4) for x in s.belief.interval()],
+                "evidence": round(s.belief.weight, 1),
+                "normalised_cost": round(s.cost, 4),
+                "mean_reward": round(s.reward, 4),
+                "sampled_reward": round(s.sample, 4),
+            }
+            for s in chosen.scored
+        ],
+    }
+
+
+def render_pick(decision: Plan) -> list[str]:
+    """The explore posterior of the decision and why its first endpoint was chosen."""
+    chosen = decision.pick
+    if chosen is None:
+        return []
+    explore = decision.route.explore
+    bound = explore.max_explore_percent if explore else 0.0
+    lines = [
+        f"explore:   posterior of each endpoint's quality; reward = quality - "
+        f"{explore.cost_weight if explore else 0:g} x cost / most expensive target",
+        f"  {'endpoint':<20} {'quality':>7} {'95% interval':>15} {'evidence':>9} {'cost':>6} "
+        f"{'reward':>7} {'sampled':>8}",
+    ]
+    for s in chosen.scored:
+        low, high = s.belief.interval()
+        lines.append(
+            f"  {s.endpoint:<20} {s.belief.mean:>7.3f} {f'[{low:.3f}, {high:.3f}]':>15} "
+            f"{s.belief.weight:>9.1f} {s.cost:>6.3f} {s.reward:>7.3f} {s.sample:>8.3f}"
+        )
+    if chosen.explored:
+        why = f"exploring: its sampled reward was highest (at most {bound:g}% of requests explore)"
+    elif chosen.chosen == chosen.best and max(chosen.scored, key=lambda x: x.sample).endpoint != chosen.best:
+        why = f"the posterior's best; the draw favoured another, but the {bound:g}% exploration bound held"
+    else:
+        why = "the posterior's best mean reward (and the highest sampled)"
+    lines.append(f"  picked {chosen.chosen}: {why}")
+    return lines
 
 
 def render_plan(decision: Plan) -> str:
@@ -219,6 +272,7 @@ def render_plan(decision: Plan) -> str:
         else f"503, Retry-After {degraded.retry_after_seconds}s"
     )
     lines.append(f"all fail:  degraded response ({fallback})")
+    lines += render_pick(decision)
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..accounting.budgets import RouteSpend
+from ..accounting.exploring import ExploreLedger
 from ..accounting.guardrails import VariantGuard
 from ..config import EndpointConfig, RouterConfig
 from ..routing import EndpointState, RouterState
@@ -135,6 +136,7 @@ class RoutingTable:
     layouts: Layouts
     guard: VariantGuard
     spend: dict[str, RouteSpend] = field(default_factory=dict)
+    explore: ExploreLedger = field(default_factory=ExploreLedger)
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -156,6 +158,7 @@ class RoutingTable:
             layouts=Layouts(config),
             guard=VariantGuard.for_config(config, previous.guard if previous else None),
             spend=_carry_spend(config, previous.spend if previous else {}),
+            explore=ExploreLedger.for_config(config, previous.explore if previous else None),
         )
 
     def state(self) -> RouterState:
@@ -165,6 +168,7 @@ class RoutingTable:
             spent_routes=SpentRoutes(self.spend),
             stopped_variants=self.guard.stopped,
             layouts=self.layouts,
+            explore_tallies=self.explore.tallies,
         )
 
 

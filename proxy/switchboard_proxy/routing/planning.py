@@ -16,7 +16,7 @@ from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, 
 
 from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
-from .exploring import Beliefs, beliefs_of
+from .exploring import Beliefs, Pick, beliefs_of, ordered_by_pick, pick
 from .layouts import Layout, build_layout, successor
 from .matching import match_route
 from .plans import Plan, Planned, Refusal, expand
@@ -45,13 +45,14 @@ def plan(
     )
     spent = route.budget is not None and route.name in state.spent_routes
     refusal: Refusal = ""
+    chosen: Pick | None = None
     if not (rejections or chain_rejections or spent) and len(kept) < 2 and deadline_ms == route.deadline_ms:
         # Everything eligible and nothing to order: the attempts the layout expanded once for this case.
         attempts = layout.attempts
     else:
         if layout.strategy == "explore" and route.explore is not None:
             state = state._replace(beliefs=explore_beliefs(route, layout, state))
-        planned = _order(request, layout, kept, state, rng)
+        planned, chosen = _order(request, layout, kept, state, rng)
         planned += [(e, "fallback", layout.chain_notes[e.name]) for e in chain_kept]
         rejections += chain_rejections
         if spent:
@@ -68,19 +69,32 @@ def plan(
         tuple(rejections),
         _shadow(config, route, state, now, rng) if route.shadow is not None else "",
         refusal,
+        chosen,
     )
 
 
 def _order(
     request: RouteRequest, layout: Layout, kept: list[EndpointConfig], state: RouterState, rng: random.Random
-) -> list[Planned]:
-    """The eligible pool in the variant's strategy's order, each with why it is where it is."""
+) -> tuple[list[Planned], Pick | None]:
+    """The eligible pool in the variant's strategy's order, each with why it is where it is (and, for
+    strategy explore, the decision's posteriors)."""
     pool: Sequence[Candidate] = layout.pool
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
         pool = [c for c in pool if c.name in kept_names]
-    ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else pool
-    return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)]
+    chosen: Pick | None = None
+    if len(pool) > 1 and state.beliefs is not None and layout.strategy == "explore":
+        # What STRATEGIES["explore"] does, keeping the Pick for `switchboard explain`.
+        chosen = pick(state.beliefs, request, pool, rng)
+        ordered = ordered_by_pick(pool, chosen)
+    else:
+        ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else list(pool)
+    notes = layout.pool_notes
+    if chosen is not None:
+        why = "explored (sampled reward)" if chosen.explored else "posterior's best reward"
+        notes = (f"{notes[0]}: {why}", *notes[1:])
+    planned: list[Planned] = [(c.endpoint, "primary", note) for c, note in zip(ordered, notes, strict=False)]
+    return planned, chosen
 
 
 def explore_beliefs(route: RouteConfig, layout: Layout, state: RouterState) -> Beliefs:

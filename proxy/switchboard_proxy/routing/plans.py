@@ -11,6 +11,7 @@ from typing import Literal, NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, VariantConfig
 
+from .exploring import Pick
 from .reasons import Rejection
 from .request import Priority
 
@@ -41,6 +42,7 @@ class Plan(NamedTuple):
     rejections: tuple[Rejection, ...]
     shadow: str = ""
     refusal: Refusal = ""
+    pick: Pick | None = None  # strategy explore: the posteriors and why the first endpoint was chosen
 
     @property
     def policy(self) -> PolicyConfig:
