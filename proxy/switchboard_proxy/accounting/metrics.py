@@ -191,6 +191,11 @@ class Metrics:
             "Sum of the counted qualities that feedback later replaced (subtract from the quality total).",
             ["route", "endpoint"],
         )
+        self.explore_choices = per_request.counter(
+            "switchboard_explore_choices_total",
+            "Explore decisions by what served first: best (the posterior's best) or explored.",
+            ["route", "endpoint", "choice"],
+        )
         self.feedback = per_request.histogram(
             "switchboard_feedback_score",
             "Quality feedback scores (0..1) from POST /v1/feedback.",

@@ -63,6 +63,9 @@ def record(exchange: Exchange) -> None:
     series.request(status).inc()
     if plan is not None and verdict is not None:
         series.duration.observe(duration)
+        if plan.pick is not None:
+            choice = "explored" if plan.pick.explored else "best"
+            metrics.explore_choices.labels(route, plan.pick.chosen, choice).inc()
         _record_attempts(metrics, series, plan, verdict, endpoint)
         _record_refusals(metrics, plan, verdict)
         _record_served(exchange, series, facts)
