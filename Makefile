@@ -26,13 +26,14 @@ test-fast: $(STAMP)  ## unit tests only
 	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP)  ## ruff, mypy (strict), import-linter, CRDs up to date
-	$(BIN)/ruff check proxy operator tests bench examples
-	$(BIN)/ruff format --check proxy operator tests bench examples
+	$(BIN)/ruff check proxy operator tests bench examples charts
+	$(BIN)/ruff format --check proxy operator tests bench examples charts
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-crds: $(STAMP)  ## re-render crds/ from the resource models
+crds: $(STAMP)  ## re-render crds/ from the resource models (and the chart's copy of them)
 	$(BIN)/switchboard crds --output-dir crds
+	cp crds/*.yaml charts/switchboard/files/crds/
 
 image:  ## build the Dockerfile with buildah (plus the node's pause and demo images) and load them into the node
 	tests/cluster/images.sh load

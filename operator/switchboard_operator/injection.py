@@ -14,7 +14,9 @@ For pods labelled `switchboard.dev/inject: "true"`:
   `ANTHROPIC_API_KEY` set to a non-secret placeholder, for every app container that does not list them in
   its own `env` (the SDKs refuse to start without a key; the sidecar holds the real ones and ignores
   what the app sends).
-Injecting twice changes nothing: a pod that already has the sidecar is returned as it is.
+The pod is annotated with the sidecar's image, so that the pods injected before an upgrade (which keep
+their sidecar until they are recreated) can be listed. Injecting twice changes nothing: a pod that
+already has the sidecar is returned as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ADMIN_PORT_NAME = "sb-admin"
 PLACEHOLDER_KEY = "switchboard-sidecar-holds-the-key"  # not a secret: the sidecar never forwards it
 INJECT_LABEL = "switchboard.dev/inject"
 INJECTED_ANNOTATION = "switchboard.dev/injected"
+IMAGE_ANNOTATION = "switchboard.dev/sidecar-image"  # which pods still run an old sidecar after an upgrade
 CONFIG_DIR = "/etc/switchboard/config"
 CREDENTIALS_DIR = "/etc/switchboard/credentials"
 
@@ -163,5 +166,9 @@ def inject_sidecar(pod: dict[str, Any], settings: InjectionSettings) -> dict[str
             *(e for e in _app_env(settings) if e["name"] not in present),
         ]
     metadata = result.setdefault("metadata", {})
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), INJECTED_ANNOTATION: "true"}
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        INJECTED_ANNOTATION: "true",
+        IMAGE_ANNOTATION: settings.image,
+    }
     return result

@@ -22,15 +22,13 @@ from urllib3.exceptions import HTTPError
 
 from switchboard_proxy.config import API_VERSION
 
+from .apierrors import KubeConflict, KubeUnavailable
 from .objects import PLURALS
 from .reconciling import EventNote
 
 FIELD_MANAGER = "switchboard-operator"
 COMPONENT = "switchboard-operator"
-
-
-class KubeUnavailable(RuntimeError):
-    """The API server could not answer now; try again later."""
+PEERING_API = "kopf.dev/v1"
 
 
 @contextmanager
@@ -57,7 +55,8 @@ def load_client() -> k8s.ApiClient:
 class Kube:
     """API access for reconciling (implements reconciling.Kube)."""
 
-    def __init__(self, api_client: k8s.ApiClient) -> None:
+    def __init__(self, api_client: k8s.ApiClient, *, field_manager: str = FIELD_MANAGER) -> None:
+        self.field_manager = field_manager  # one per replica, so managedFields show who wrote what
         with _api_errors():
             self._dynamic = DynamicClient(api_client)
 
@@ -87,7 +86,7 @@ class Kube:
         with _api_errors():
             try:
                 live = self._resource(obj["apiVersion"], obj["kind"]).get(
-                    name=metadata["name"], namespace=metadata["namespace"]
+                    name=metadata["name"], namespace=metadata.get("namespace")
                 )
             except ApiException as exc:
                 if exc.status == 404:
@@ -103,7 +102,7 @@ class Kube:
                 self._resource(obj["apiVersion"], obj["kind"]),
                 body=obj,
                 namespace=obj["metadata"]["namespace"],
-                field_manager=FIELD_MANAGER,
+                field_manager=self.field_manager,
                 force_conflicts=True,
             )
 
@@ -149,3 +148,41 @@ class Kube:
         }
         with _api_errors():
             self._resource("v1", "Event").create(body=event, namespace=namespace)
+
+    def replace(self, obj: dict[str, Any]) -> None:
+        """PUT `obj` as read (its resourceVersion guards it): KubeConflict if it changed meanwhile."""
+        metadata = obj["metadata"]
+        with _api_errors():
+            try:
+                self._resource(obj["apiVersion"], obj["kind"]).replace(
+                    body=obj, name=metadata["name"], namespace=metadata.get("namespace")
+                )
+            except ApiException as exc:
+                if exc.status == 409:
+                    raise KubeConflict(f"{obj['kind']} {metadata['name']} changed meanwhile") from None
+                raise
+
+    def set_ca_bundle(self, configuration: str, bundle: str) -> bool:
+        """Make every webhook of a MutatingWebhookConfiguration trust `bundle` (base64 PEM); True if that
+        needed a patch."""
+        resource = self._resource("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")
+        with _api_errors():
+            live = resource.get(name=configuration).to_dict()
+            operations = [
+                {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": bundle}
+                for index, webhook in enumerate(live.get("webhooks") or [])
+                if (webhook.get("clientConfig") or {}).get("caBundle") != bundle
+            ]
+            if operations:
+                resource.patch(
+                    body=operations, name=configuration, content_type="application/json-patch+json"
+                )
+        return bool(operations)
+
+    def read_peering(self, name: str, namespace: str | None) -> dict[str, Any]:
+        """The status of a KopfPeering (namespace given) or ClusterKopfPeering: peer id -> keep-alive."""
+        kind = "KopfPeering" if namespace else "ClusterKopfPeering"
+        found = self.read(
+            {"apiVersion": PEERING_API, "kind": kind, "metadata": {"name": name, "namespace": namespace}}
+        )
+        return dict((found or {}).get("status") or {})

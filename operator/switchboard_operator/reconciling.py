@@ -72,6 +72,7 @@ class Desired:
     problems: list[ConfigProblem] = field(default_factory=list)
     referenced_secrets: set[str] = field(default_factory=set)
     next_sunset: datetime | None = None  # when this namespace must be compiled again
+    budgets: dict[str, tuple[float, int]] = field(default_factory=dict)  # route -> (usd, window seconds)
 
 
 def plan_namespace(snapshot: Snapshot, *, now: datetime) -> Desired:
@@ -95,6 +96,11 @@ def plan_namespace(snapshot: Snapshot, *, now: datetime) -> Desired:
         problems=list(compilation.problems),
         referenced_secrets=referenced_secrets(endpoints),
         next_sunset=min(upcoming, default=None),
+        budgets={
+            name: (route.budget.usd, route.budget.window_seconds)
+            for name, route in config.routes.items()
+            if route.budget is not None
+        },
     )
     routes = [o for o in snapshot.objects if o.get("kind") == "ModelRoute"]
     if routes:  # no route left: nothing is applied, and the garbage collector removes what we owned

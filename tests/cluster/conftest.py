@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import chart_release
 import pytest
 from cluster_resources import SIM_MODELS
 from kubectl_cli import Kubectl
@@ -176,9 +177,11 @@ def report() -> Callable[[str], None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
     outcome = yield
     result: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if result.when == "call" and result.failed:
+    if result.when in ("setup", "call") and result.failed:
         for name, process in item.__dict__.get("switchboard_logs", []):
             result.sections.append((f"{name} log (tail)", process.log_text()[-LOG_TAIL_CHARS:]))
+        for release in chart_release.LIVE:
+            result.sections.append((f"release {release.name}: operator logs (tail)", release.operator_logs()))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

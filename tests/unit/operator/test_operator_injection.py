@@ -13,6 +13,7 @@ import pytest
 from switchboard_operator.injection import (
     ADMIN_PORT_NAME,
     DEFAULT_IMAGE,
+    IMAGE_ANNOTATION,
     INJECTED_ANNOTATION,
     PLACEHOLDER_KEY,
     SIDECAR_NAME,
@@ -139,6 +140,12 @@ def test_injection_is_idempotent_and_does_not_touch_its_input() -> None:
     assert original == before
     assert is_injected(once) and once["metadata"]["annotations"][INJECTED_ANNOTATION] == "true"
     assert inject_sidecar(once, SETTINGS) == once
+
+
+def test_the_pod_says_which_sidecar_image_it_got() -> None:
+    """After an upgrade, pods injected before it keep their sidecar; this annotation finds them."""
+    injected = inject_sidecar(pod(), SETTINGS)
+    assert injected["metadata"]["annotations"][IMAGE_ANNOTATION] == "registry.local/switchboard:test"
 
 
 def test_only_labelled_pods_want_injection() -> None:
