@@ -33,6 +33,15 @@ class WebhookTlsSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """The fleet loop (`fleet`): off unless Prometheus is named."""
+
+    prometheus_url: str = ""  # empty: no experiment statistics, guardrails, explore folding or rollout
+    interval_seconds: float = 15.0
+    explore_fold_seconds: float = 60.0  # least time between two folds of explore evidence into status
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     """Scope and endpoints of one operator process."""
 
@@ -54,3 +63,4 @@ class OperatorSettings:
     webhook_tls: WebhookTlsSettings = field(default_factory=WebhookTlsSettings)
     sidecar_image: str = DEFAULT_IMAGE  # what `make image` builds; a cluster names its registry's copy
     sidecar_image_pull_policy: str = "IfNotPresent"
+    fleet: FleetSettings = field(default_factory=FleetSettings)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .experiment_spec import Guardrails
 from .spec_base import MAX_NAME_LENGTH, ResourceName, SpecModel, cel_rules, list_type
 
 Provider = Literal["openai", "anthropic", "azure-openai"]
@@ -154,6 +155,13 @@ class Migration(SpecModel):
         pattern=r"^[1-9][0-9]{0,5}(s|m|h|d)$",
         description="Time each step is held (and watched) before the next: a number and s, m, h or d. "
         "Default 1h. Example: 30m.",
+    )
+
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails,
+        description="Limits the replacement must hold during each step (judged fleet-wide by the operator "
+        "once it served minRequests in the step); a breach rolls the migration back. Default: "
+        "maxErrorRate 0.05, minRequests 200.",
     )
 
     @field_validator("steps")

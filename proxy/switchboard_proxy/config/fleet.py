@@ -76,6 +76,7 @@ class ExperimentStatus(FleetModel):
 
     fingerprint: str = Field(description="Hash of the spec.experiment judged; another one resets this.")
     verdict: Verdict = Field(default=RUNNING, description="running | <variant> wins | no difference.")
+    started_at: datetime | None = Field(default=None, description="When the operator began judging it.")
     since: datetime | None = Field(default=None, description="When the verdict last changed.")
     primary_metric: str = Field(default="", description="The metric the sequential test judges.")
     winner: str = Field(default="", description="The winning variant once the test concluded.")
