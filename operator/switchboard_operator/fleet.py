@@ -146,8 +146,8 @@ class FleetLoop:
         previous = migration_status_of(endpoint)
         found = tripped = None
         if previous is not None and previous.phase in ("shadow", "canary") and deprecation.replacement:
-            window = int((now - (previous.step_started_at or now)).total_seconds())
-            queries = endpoint_queries(namespace, deprecation.replacement, window)
+            start = (previous.step_started_at or now).timestamp()
+            queries = endpoint_queries(namespace, deprecation.replacement, start)
             data = collect_endpoint({k: self.prometheus.vector(q) for k, q in queries.items()})
             found = figures(deprecation.replacement, data)
             tripped = guardrail_breaches(deprecation.migration.guardrails, found.name, found)

@@ -1,9 +1,12 @@
 """What the operator reads from Prometheus per route and variant, as PromQL and as plain numbers (pure).
 
 The sidecars' metrics (SPEC section 7) carry `route` and `variant` labels, and the Prometheus scraping
-them adds `namespace` and `pod`. Every figure is an `increase()` over the window the caller asks for
-(the age of the experiment), so a user's edit that starts an experiment afresh starts its figures
-afresh too, and pods that come and go are counted for the time they served.
+them adds `namespace` and `pod`. Every figure counts from a moment the caller names (when the operator
+began judging the experiment, or the migration's step began): `metric - metric @ start` for series that
+existed then, `or metric` for series born since, whose whole count is new. (`increase()` over a window
+would lose what a new series counted before its first scrape: a new variant's first seconds.) So a
+user's edit that starts an experiment afresh starts its figures afresh, and pods that start later count
+in full; a pod that went away takes its counts with it.
 """
 
 from __future__ import annotations
@@ -40,26 +43,26 @@ class VariantData:
     feedback: Histogram = field(default_factory=Histogram)
 
 
-def _increase(metric: str, namespace: str, window: int, by: str, extra: str = "") -> str:
-    selector = f'namespace="{namespace}"' + (f",{extra}" if extra else "")
-    return f"sum by ({by}) (increase({metric}{{{selector}}}[{window}s]))"
+def _since(metric: str, selector: str, start: float, by: str) -> str:
+    series = f"{metric}{{{selector}}}"
+    return f"sum by ({by}) (clamp_min({series} - {series} @ {start:.3f}, 0) or {series})"
 
 
-def variant_queries(namespace: str, window_seconds: int) -> dict[str, str]:
-    """The PromQL expressions, by the VariantData field each one fills."""
-    window = max(int(window_seconds), 60)
-    by = "route, variant"
+def variant_queries(namespace: str, start: float) -> dict[str, str]:
+    """The PromQL expressions, by the VariantData field each one fills; counts since `start` (epoch s)."""
+    where = f'namespace="{namespace}"'
+    by, by_le = "route, variant", "route, variant, le"
     return {
-        "requests": _increase("switchboard_requests_total", namespace, window, by),
-        "errors": _increase("switchboard_requests_total", namespace, window, by, 'code=~"5.."'),
-        "fallbacks": _increase("switchboard_fallbacks_total", namespace, window, by),
-        "degraded": _increase("switchboard_degraded_total", namespace, window, by),
-        "finishes": _increase("switchboard_finish_total", namespace, window, by),
-        "truncated": _increase("switchboard_finish_total", namespace, window, by, 'reason="length"'),
-        "cost_usd": _increase("switchboard_cost_usd_total", namespace, window, by),
-        "latency": _increase("switchboard_request_duration_seconds_bucket", namespace, window, by + ", le"),
-        "ttft": _increase("switchboard_time_to_first_token_seconds_bucket", namespace, window, by + ", le"),
-        "feedback": _increase("switchboard_feedback_score_bucket", namespace, window, by + ", le"),
+        "requests": _since("switchboard_requests_total", where, start, by),
+        "errors": _since("switchboard_requests_total", where + ',code=~"5.."', start, by),
+        "fallbacks": _since("switchboard_fallbacks_total", where, start, by),
+        "degraded": _since("switchboard_degraded_total", where, start, by),
+        "finishes": _since("switchboard_finish_total", where, start, by),
+        "truncated": _since("switchboard_finish_total", where + ',reason="length"', start, by),
+        "cost_usd": _since("switchboard_cost_usd_total", where, start, by),
+        "latency": _since("switchboard_request_duration_seconds_bucket", where, start, by_le),
+        "ttft": _since("switchboard_time_to_first_token_seconds_bucket", where, start, by_le),
+        "feedback": _since("switchboard_feedback_score_bucket", where, start, by_le),
     }
 
 
@@ -97,30 +100,25 @@ _NOT_SENT = "skipped:.*|cancelled|hedge-lost"
 _SHADOW_NOT_SENT = "skipped|dropped|unservable"
 
 
-def endpoint_queries(namespace: str, endpoint: str, window_seconds: int) -> dict[str, str]:
-    """PromQL for one endpoint's own figures (a migration's replacement), served and shadowed alike."""
-    window = max(int(window_seconds), 60)
+def endpoint_queries(namespace: str, endpoint: str, start: float) -> dict[str, str]:
+    """PromQL for one endpoint's own figures since `start` (a migration's replacement, served and
+    shadowed alike): attempts sent, those that failed, its upstream latency, feedback and cost."""
     where = f'namespace="{namespace}",endpoint="{endpoint}"'
 
-    def total(metric: str, outcomes: str, shadow_outcomes: str) -> str:
-        served = f'sum(increase(switchboard_attempts_total{{{where},outcome!~"{outcomes}"}}[{window}s]))'
-        shadowed = (
-            f'sum(increase(switchboard_shadow_requests_total{{{where},outcome!~"{shadow_outcomes}"}}'
-            f"[{window}s]))"
+    def total(outcomes: str, shadow_outcomes: str) -> str:
+        served = _since("switchboard_attempts_total", f'{where},outcome!~"{outcomes}"', start, "namespace")
+        shadowed = _since(
+            "switchboard_shadow_requests_total", f'{where},outcome!~"{shadow_outcomes}"', start, "namespace"
         )
         return f"({served} or vector(0)) + ({shadowed} or vector(0))"
 
     return {
-        "requests": total("attempts", _NOT_SENT, _SHADOW_NOT_SENT),
-        "errors": total("attempts", f"success|{_NOT_SENT}", f"success|{_SHADOW_NOT_SENT}"),
-        "cost_usd": f"sum(increase(switchboard_cost_usd_total{{{where}}}[{window}s]))",
-        "latency": _by_le("switchboard_upstream_duration_seconds_bucket", where, window),
-        "feedback": _by_le("switchboard_feedback_score_bucket", where, window),
+        "requests": total(_NOT_SENT, _SHADOW_NOT_SENT),
+        "errors": total(f"success|{_NOT_SENT}", f"success|{_SHADOW_NOT_SENT}"),
+        "cost_usd": _since("switchboard_cost_usd_total", where, start, "namespace"),
+        "latency": _since("switchboard_upstream_duration_seconds_bucket", where, start, "le"),
+        "feedback": _since("switchboard_feedback_score_bucket", where, start, "le"),
     }
-
-
-def _by_le(metric: str, where: str, window: int) -> str:
-    return f"sum by (le) (increase({metric}{{{where}}}[{window}s]))"
 
 
 def collect_endpoint(results: Mapping[str, Vector]) -> VariantData:
