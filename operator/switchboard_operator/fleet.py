@@ -28,11 +28,8 @@ from switchboard_proxy.config.fleet import (
     explore_status_of,
     migration_status_of,
 )
-
-from .experiments import breaches as guardrail_breaches
-from .experiments import figures, judge, unavailable
-from .exploring import ExploreSeries, FoldPace, fleet_evidence, fold
-from .measuring import (
+from switchboard_proxy.telemetry.figures import figures
+from switchboard_proxy.telemetry.measuring import (
     Vector,
     collect,
     collect_endpoint,
@@ -41,9 +38,13 @@ from .measuring import (
     pods_by_version,
     variant_queries,
 )
+from switchboard_proxy.telemetry.prometheus import PrometheusUnavailable
+
+from .experiments import breaches as guardrail_breaches
+from .experiments import judge, unavailable
+from .exploring import ExploreSeries, FoldPace, fleet_evidence, fold
 from .migrations import advance
 from .objects import PLURALS
-from .prometheus import PrometheusUnavailable
 from .rollout import rollout
 
 log = logging.getLogger("switchboard.operator")

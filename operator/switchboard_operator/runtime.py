@@ -19,13 +19,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from switchboard_proxy.telemetry.prometheus import Prometheus
+
 from .certificates import RotationPolicy, service_hosts
 from .exploring import FoldPace
 from .fleet import FleetLoop
 from .kube import FIELD_MANAGER, Kube, load_client
 from .metrics import OperatorMetrics
 from .monitoring import is_listening, start_listener
-from .prometheus import Prometheus
 from .reconciling import Desired, Reconciler
 from .scheduling import SunsetSchedule
 from .settings import OperatorSettings

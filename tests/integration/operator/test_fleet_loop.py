@@ -31,7 +31,7 @@ from support.processes import Process
 from support.stack import Stack, http, start_proxy, start_sim
 from support.waiting import wait_until
 from switchboard_operator.fleet import FleetLoop
-from switchboard_operator.prometheus import Prometheus
+from switchboard_proxy.telemetry.prometheus import Prometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

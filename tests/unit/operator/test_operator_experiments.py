@@ -10,8 +10,8 @@ import pytest
 
 from support.builders import route, typed
 from switchboard_operator.experiments import judge, unavailable
-from switchboard_operator.measuring import Histogram, VariantData
 from switchboard_proxy.config import ModelRoute
+from switchboard_proxy.telemetry.measuring import Histogram, VariantData
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SCORES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, math.inf)

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard_operator.fleet import FleetLoop
-from switchboard_operator.measuring import Vector
-from switchboard_operator.prometheus import PrometheusUnavailable
 from switchboard_operator.reconciling import EventNote, Snapshot, plan_namespace
 from switchboard_proxy.config import API_VERSION
+from switchboard_proxy.telemetry.measuring import Vector
+from switchboard_proxy.telemetry.prometheus import PrometheusUnavailable
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)

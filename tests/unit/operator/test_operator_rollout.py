@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from switchboard_operator.measuring import pods_by_version
 from switchboard_operator.rollout import rollout
+from switchboard_proxy.telemetry.measuring import pods_by_version
 
 
 def test_lagging_pods_are_named() -> None:
