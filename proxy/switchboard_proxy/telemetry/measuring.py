@@ -66,13 +66,15 @@ def variant_queries(namespace: str, start: float) -> dict[str, str]:
     }
 
 
-def collect(results: Mapping[str, Vector]) -> dict[tuple[str, str], VariantData]:
-    """(route, variant) -> VariantData from the answers to `variant_queries`."""
+def collect(
+    results: Mapping[str, Vector], *, by: tuple[str, str] = ("route", "variant")
+) -> dict[tuple[str, str], VariantData]:
+    """(route, variant) -> VariantData from the answers to `variant_queries` (or other labels, `by`)."""
     data: dict[tuple[str, str], VariantData] = {}
     buckets: dict[tuple[str, str, str], dict[float, float]] = {}
     for name, vector in results.items():
         for labels, value in vector:
-            key = (labels.get("route", ""), labels.get("variant", ""))
+            key = (labels.get(by[0], ""), labels.get(by[1], ""))
             if not all(key) or not math.isfinite(value):
                 continue
             entry = data.setdefault(key, VariantData())
@@ -128,3 +130,32 @@ def collect_endpoint(results: Mapping[str, Vector]) -> VariantData:
         for name, vector in results.items()
     }
     return collect(labelled).get(("-", "-"), VariantData())
+
+
+def endpoint_breakdown_queries(namespace: str, route: str, start: float) -> dict[str, str]:
+    """PromQL for a route's figures per serving endpoint since `start` (for `switchboard report`)."""
+    where = f'namespace="{namespace}",route="{route}",endpoint!="none"'
+    by, by_le = "route, endpoint", "route, endpoint, le"
+    failed = f'{where},outcome!~"success|{_NOT_SENT}"'
+    return {
+        "requests": _since("switchboard_attempts_total", f'{where},outcome!~"{_NOT_SENT}"', start, by),
+        "errors": _since("switchboard_attempts_total", failed, start, by),
+        "finishes": _since("switchboard_finish_total", where, start, by),
+        "truncated": _since("switchboard_finish_total", where + ',reason="length"', start, by),
+        "cost_usd": _since("switchboard_cost_usd_total", where, start, by),
+        "ttft": _since("switchboard_time_to_first_token_seconds_bucket", where, start, by_le),
+        "feedback": _since("switchboard_feedback_score_bucket", where, start, by_le),
+    }
+
+
+def variant_trend_queries(namespace: str, route: str) -> dict[str, str]:
+    """Per-variant PromQL over time (for range queries): error rate, p95 latency, cost per minute."""
+    where = f'namespace="{namespace}",route="{route}"'
+    requests = f"sum by (variant) (rate(switchboard_requests_total{{{where}}}[1m]))"
+    errors = f'sum by (variant) (rate(switchboard_requests_total{{{where},code=~"5.."}}[1m]))'
+    buckets = f"sum by (variant, le) (rate(switchboard_request_duration_seconds_bucket{{{where}}}[1m]))"
+    return {
+        "error rate": f"({errors} or {requests} * 0) / {requests}",
+        "p95 latency (s)": f"histogram_quantile(0.95, {buckets})",
+        "cost per minute (USD)": f"60 * sum by (variant) (rate(switchboard_cost_usd_total{{{where}}}[1m]))",
+    }
