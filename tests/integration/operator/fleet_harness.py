@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from support.processes import Process, free_port, start_process
+from support.local_prometheus import NAMESPACE
 from support.stack import Stack, http, read_metric
 from switchboard_operator.reconciling import EventNote, Snapshot, plan_namespace
 
-NAMESPACE = "team"
 KIND_PLURALS = {
     "modelendpoints": "ModelEndpoint",
     "fallbackpolicies": "FallbackPolicy",
@@ -89,45 +85,6 @@ class FileKube:
 
     def _find(self, kind: str, name: str) -> dict[str, Any]:
         return next(o for o in self.objects if o["kind"] == kind and o["metadata"]["name"] == name)
-
-
-@dataclass
-class PrometheusProcess:
-    process: Process
-    url: str
-
-    def stop(self) -> None:
-        self.process.stop()
-
-
-def start_prometheus(targets: dict[str, str], directory: Path) -> PrometheusProcess:
-    """Prometheus scraping `targets` (pod name -> base URL of its sidecar) every second."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is missing: apt-get install prometheus (Debian's package)"
-    directory.mkdir(parents=True, exist_ok=True)
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": f"sidecar-{pod}",
-                "static_configs": [
-                    {"targets": [url.removeprefix("http://")], "labels": {"namespace": NAMESPACE, "pod": pod}}
-                ],
-            }
-            for pod, url in targets.items()
-        ],
-    }
-    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    argv = [
-        binary,
-        f"--config.file={directory / 'prometheus.yml'}",
-        f"--storage.tsdb.path={directory / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    return PrometheusProcess(start_process(argv, ready_url=f"{url}/-/ready", timeout=60), url)
 
 
 def served_version(stack: Stack) -> str:

@@ -19,14 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_harness import (
-    NAMESPACE,
-    FileKube,
-    PrometheusProcess,
-    served_version,
-    start_prometheus,
-)
+from fleet_harness import FileKube, served_version
 
+from support.local_prometheus import NAMESPACE, PrometheusProcess, start_prometheus
 from support.processes import Process
 from support.stack import Stack, http, start_proxy, start_sim
 from support.waiting import wait_until
