@@ -184,3 +184,9 @@ def test_explain_shows_the_explore_posterior_and_why_it_picked(tmp_path: Path) -
 def test_explain_of_a_route_that_does_not_explore_has_no_posterior() -> None:
     result = run("explain", "--resources", QUALITY_LOOP, "--task", "chat", "--json")
     assert json.loads(result.stdout)["explore"] is None
+
+
+def test_report_refuses_a_window_it_cannot_read() -> None:
+    result = run("report", "chat", "--prometheus-url", "http://127.0.0.1:1", "--since", "yesterday")
+    assert result.returncode == 2
+    assert "--since wants a number and s, m, h or d (e.g. 6h), got 'yesterday'" in result.stderr
