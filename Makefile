@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench fuzz clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down bench bench-outcomes fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,6 +49,10 @@ fuzz: $(STAMP)  ## a long fuzzing campaign against a real sidecar: FUZZ_SEED=1 F
 
 bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py
+
+bench-outcomes: $(STAMP)  ## cost and quality of always-frontier, always-cheapest, examples/ and explore on a simulated workload (bench/outcomes/), about 3 minutes
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --disable-pip-version-check -q -e '.[dev,bench]'
+	$(BIN)/python bench/outcomes/run.py
 
 clean:  ## remove the virtualenv and caches (not the control-plane binaries in ~/.cache/switchboard)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
