@@ -50,7 +50,7 @@ fuzz: $(STAMP)  ## a long fuzzing campaign against a real sidecar: FUZZ_SEED=1 F
 bench: $(STAMP)  ## proxy vs direct vs bare aiohttp pass-through, as ratios (see bench/README.md)
 	$(BIN)/python bench/run.py
 
-bench-outcomes: $(STAMP)  ## cost and quality of always-frontier, always-cheapest, examples/ and explore on a simulated workload (bench/outcomes/), about 3 minutes
+bench-outcomes: $(STAMP)  ## cost and quality of always-frontier, always-cheapest, examples/ and explore on a simulated workload (bench/outcomes/), about 6 minutes
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --disable-pip-version-check -q -e '.[dev,bench]'
 	$(BIN)/python bench/outcomes/run.py
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,27 +28,11 @@ sys.path.insert(0, str(HERE))
 
 from plotting import plot_frontier  # noqa: E402
 from qualities import Call, Table, load_table, quality, workload  # noqa: E402 - after sys.path above
+from reporting import Outcome, markdown, update_readme  # noqa: E402
 from strategies import Document, all_strategies, endpoints  # noqa: E402
 
 from support.processes import Process  # noqa: E402
 from support.stack import http, read_metric, start_proxy, start_sim, write_resources  # noqa: E402
-
-README = REPO / "README.md"
-BEGIN, END = "<!-- outcomes:begin -->", "<!-- outcomes:end -->"
-
-
-@dataclass
-class Outcome:
-    """What one strategy did with the workload."""
-
-    strategy: str
-    requests: int = 0
-    errors: int = 0
-    cost_usd: float = 0.0
-    quality: float = 0.0  # mean probability of a good answer (0 for an error)
-    feedback: float = 0.0  # mean of the thumbs sent
-    seconds: float = 0.0
-    served: dict[str, dict[str, int]] = field(default_factory=dict)  # task -> endpoint -> requests
 
 
 def send(proxy_url: str, table: Table, call: Call) -> tuple[str, float, float]:
@@ -113,69 +97,32 @@ def cheapest_endpoint(table: Table, documents: list[Document]) -> str:
     return min(table.explore["targets"], key=cost)
 
 
-def markdown(outcomes: list[Outcome], *, requests: int, seconds: float) -> str:
-    base = outcomes[0]
-    lines = [
-        f"Outcome benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {requests:,} requests per "
-        f"strategy (55% tab completion, 20% chat, 15% edit, 10% agent), {seconds:.0f} s in all. Quality is "
-        "simulated from MT-Bench category win rates ([the table](bench/outcomes/quality_table.yaml)).",
-        "",
-        "| strategy | cost (USD) | cost saved vs frontier | mean quality | % of frontier quality | errors |",
-        "|---|---|---|---|---|---|",
-    ]
-    for o in outcomes:
-        saved = 1 - o.cost_usd / base.cost_usd if base.cost_usd else 0.0
-        share = o.quality / base.quality if base.quality else 0.0
-        lines.append(
-            f"| {o.strategy} | {o.cost_usd:.2f} | {saved:.1%} | {o.quality:.3f} | {share:.1%} | {o.errors} |"
-        )
-    lines += ["", "Where each strategy sent each task type (requests):", ""]
-    tasks = sorted({t for o in outcomes for t in o.served})
-    lines += ["| strategy | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
-    for o in outcomes:
-        cells = [
-            ", ".join(f"{e} {n}" for e, n in sorted(o.served.get(t, {}).items(), key=lambda i: -i[1]))
-            for t in tasks
-        ]
-        lines.append(f"| {o.strategy} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def update_readme(text: str) -> None:
-    readme = README.read_text()
-    start, end = readme.find(BEGIN), readme.find(END)
-    if start == -1 or end == -1:
-        print(f"README.md has no {BEGIN} ... {END} block; not updated", file=sys.stderr)
-        return
-    README.write_text(readme[: start + len(BEGIN)] + "\n" + text + "\n" + readme[end:])
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=20_000, help="requests per strategy (default 20000)")
     parser.add_argument("--workers", type=int, default=4, help="requests in flight (default 4)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each explore strategy (it samples; default 3)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the workload and its luck (default 1)")
     parser.add_argument("--no-readme", action="store_true", help="do not write the table into README.md")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    table = load_table()
-    calls = workload(table, requests=args.requests, seed=args.seed)
-    started = time.monotonic()
-    outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="switchboard-outcomes-") as directory:
-        root = Path(directory)
-        models = {d["spec"]["model"]: d for d in endpoints("http://unused")}
-        profile = {"output_tokens": 100_000, "context_window": 2_000_000}
-        sim = start_sim({model: profile for model in models}, tmp_dir=root)
-        try:
-            served_by = endpoints(sim.base_url)
-            compared = all_strategies(table, cheapest=cheapest_endpoint(table, served_by))
-            for name, documents in compared.items():
+def run_all(table: Table, calls: list[Call], args: argparse.Namespace, root: Path) -> list[list[Outcome]]:
+    """Every strategy's runs, in the order of `all_strategies`."""
+    models = {d["spec"]["model"] for d in endpoints("http://unused")}
+    profile = {"output_tokens": 100_000, "context_window": 2_000_000}
+    sim = start_sim(dict.fromkeys(models, profile), tmp_dir=root)
+    runs: list[list[Outcome]] = []
+    try:
+        served_by = endpoints(sim.base_url)
+        compared = all_strategies(table, cheapest=cheapest_endpoint(table, served_by))
+        for name, documents in compared.items():
+            runs.append([])
+            for _ in range(args.repeats if "explore" in name else 1):
                 outcome = run_strategy(
                     name, [*served_by, *documents], calls=calls, table=table, workers=args.workers, root=root
                 )
@@ -184,15 +131,24 @@ def main(argv: list[str] | None = None) -> int:
                     f"{outcome.errors} errors, {outcome.seconds} s",
                     flush=True,
                 )
-                outcomes.append(outcome)
-        finally:
-            sim.stop()
-    seconds = time.monotonic() - started
-    text = markdown(outcomes, requests=args.requests, seconds=seconds)
+                runs[-1].append(outcome)
+    finally:
+        sim.stop()
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    table = load_table()
+    calls = workload(table, requests=args.requests, seed=args.seed)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="switchboard-outcomes-") as directory:
+        runs = run_all(table, calls, args, Path(directory))
+    text = markdown(runs, requests=args.requests, seconds=time.monotonic() - started)
     print(text)
     (HERE / "results.md").write_text(text + "\n")
-    (HERE / "results.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=2) + "\n")
-    plot_frontier(outcomes, HERE / "frontier.png")
+    (HERE / "results.json").write_text(json.dumps([[asdict(o) for o in r] for r in runs], indent=2) + "\n")
+    plot_frontier(runs, HERE / "frontier.png")
     if not args.no_readme:
         update_readme(text)
     return 0
