@@ -105,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--seed", type=int, default=0, help="random seed for weighted choices (default 0)")
     explain.add_argument("--json", action="store_true", help="print the plan as JSON")
 
+    add_report_parser(commands)
+
+    crds = commands.add_parser("crds", help="render the CustomResourceDefinitions from the resource models")
+    crds.add_argument("--output-dir", type=Path, help="write <plural>.yaml files here instead of stdout")
+    return parser
+
+
+def add_report_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`switchboard report ROUTE --prometheus-url URL [--namespace] [--since] [--html FILE]`."""
     report = commands.add_parser(
         "report",
         help="a route's fleet figures per variant and endpoint, from Prometheus (table; --html charts)",
@@ -123,10 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far back: a number and s, m, h or d (default 1h)",
     )
     report.add_argument("--html", type=Path, metavar="FILE", help="also write the charts to FILE (HTML)")
-
-    crds = commands.add_parser("crds", help="render the CustomResourceDefinitions from the resource models")
-    crds.add_argument("--output-dir", type=Path, help="write <plural>.yaml files here instead of stdout")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
