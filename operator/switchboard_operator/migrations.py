@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from switchboard_proxy.config import ModelEndpoint
+from switchboard_proxy.config.endpoint_spec import Deprecation, Migration
 from switchboard_proxy.config.fleet import Breach, MigrationStatus, VariantFigures, fingerprint
 from switchboard_proxy.config.resolving import window_seconds
 
@@ -44,32 +45,9 @@ def advance(
         return None
     plan = deprecation.migration
     mark = fingerprint(deprecation)
-    shadow, every = _duration(plan.shadow_for), _duration(plan.step_every)
+    every = _duration(plan.step_every)
     if previous is None or previous.fingerprint != mark:
-        needed = shadow + every * len(plan.steps)
-        if now + needed > deprecation.sunset:
-            left = max(deprecation.sunset - now, timedelta(0))
-            return MigrationStatus(
-                fingerprint=mark,
-                phase="refused",
-                started_at=now,
-                message=f"the plan needs {_words(needed)} but only {_words(left)} are left before the "
-                f"sunset {deprecation.sunset:%Y-%m-%dT%H:%M:%SZ}: move the sunset to "
-                f"{now + needed:%Y-%m-%dT%H:%M:%SZ} or later, or shorten shadowFor or stepEvery",
-            )
-        first = "shadow" if shadow else "canary"
-        return MigrationStatus(
-            fingerprint=mark,
-            phase=first,
-            percent=0 if shadow else plan.steps[0],
-            step=-1 if shadow else 0,
-            started_at=now,
-            step_started_at=now,
-            next_step_at=now + (shadow or every),
-            message=f"shadowing '{deprecation.replacement}' for {plan.shadow_for}"
-            if shadow
-            else f"'{deprecation.replacement}' serves {plan.steps[0]}%",
-        )
+        return _begin(deprecation, plan, mark=mark, now=now)
     if previous.phase in FINAL:
         return previous
     if breaches:
@@ -101,6 +79,36 @@ def advance(
             if done
             else f"'{deprecation.replacement}' serves {percent}%",
         }
+    )
+
+
+def _begin(deprecation: Deprecation, plan: Migration, *, mark: str, now: datetime) -> MigrationStatus:
+    """A new plan (or one the user changed): refused when it cannot fit before the sunset, else started."""
+    assert deprecation.sunset is not None  # advance() starts only plans with a sunset
+    shadow, every = _duration(plan.shadow_for), _duration(plan.step_every)
+    needed = shadow + every * len(plan.steps)
+    if now + needed > deprecation.sunset:
+        left = max(deprecation.sunset - now, timedelta(0))
+        return MigrationStatus(
+            fingerprint=mark,
+            phase="refused",
+            started_at=now,
+            message=f"the plan needs {_words(needed)} but only {_words(left)} are left before the "
+            f"sunset {deprecation.sunset:%Y-%m-%dT%H:%M:%SZ}: move the sunset to "
+            f"{now + needed:%Y-%m-%dT%H:%M:%SZ} or later, or shorten shadowFor or stepEvery",
+        )
+    first = "shadow" if shadow else "canary"
+    return MigrationStatus(
+        fingerprint=mark,
+        phase=first,
+        percent=0 if shadow else plan.steps[0],
+        step=-1 if shadow else 0,
+        started_at=now,
+        step_started_at=now,
+        next_step_at=now + (shadow or every),
+        message=f"shadowing '{deprecation.replacement}' for {plan.shadow_for}"
+        if shadow
+        else f"'{deprecation.replacement}' serves {plan.steps[0]}%",
     )
 
 
