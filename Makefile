@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: help install demo test test-fast lint crds image cluster cluster-down model peer bench spike fuzz clean
+.PHONY: help install demo test test-fast lint crds image cluster cluster-down model peer bench bench-outcomes spike fuzz clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,10 @@ bench: $(STAMP) peer  ## proxy vs direct vs bare aiohttp pass-through vs LiteLLM
 
 spike: $(STAMP)  ## a 10x traffic spike over three priorities, admission control on and off (bench/README.md)
 	$(BIN)/python bench/spike.py
+
+bench-outcomes: $(STAMP)  ## cost and quality of always-frontier, always-cheapest, examples/ and explore on a simulated workload (bench/outcomes/), about 6 minutes
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --disable-pip-version-check -q -e '.[dev,bench]'
+	$(BIN)/python bench/outcomes/run.py
 
 clean:  ## remove the virtualenvs and caches (not the binaries, wheels and weights in ~/.cache/switchboard)
 	rm -rf $(VENV) .venv-model .venv-litellm .pytest_cache .mypy_cache .ruff_cache .hypothesis

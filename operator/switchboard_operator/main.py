@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import kopf
 
 from .peering import start_priority
-from .settings import OperatorSettings, PeeringSettings, WebhookTlsSettings
+from .settings import FleetSettings, OperatorSettings, PeeringSettings, WebhookTlsSettings
 
 EPILOG = """examples:
   switchboard-operator --all-namespaces
@@ -25,6 +25,8 @@ EPILOG = """examples:
 The Kubernetes connection comes from the pod's service account, or $KUBECONFIG / ~/.kube/config.
 For each namespace it compiles ModelEndpoint, FallbackPolicy and ModelRoute resources into ConfigMap
 switchboard-config (config.json) and Secret switchboard-credentials, and reports problems in status.
+With --prometheus-url it also reads the sidecars' metrics and writes experiment verdicts, fleet guardrail
+trips, explore evidence, migration steps and rollout into status, which compile reads back.
 """
 
 
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     _add_peering_flags(parser)
     _add_webhook_flags(parser)
+    _fleet_arguments(parser)
     return parser
 
 
@@ -163,6 +166,32 @@ def _state_url(value: str) -> str:
     return value
 
 
+def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    fleet = parser.add_argument_group(
+        "quality loop (experiment statistics, fleet guardrails, explore priors, migrations, rollout)"
+    )
+    fleet.add_argument(
+        "--prometheus-url",
+        default="",
+        metavar="URL",
+        help="Prometheus scraping the sidecars (with namespace and pod labels), e.g. "
+        "http://prometheus.monitoring:9090; without it none of this group runs",
+    )
+    fleet.add_argument(
+        "--fleet-seconds",
+        type=float,
+        default=FleetSettings.interval_seconds,
+        help=f"how often Prometheus is read and status written (default {FleetSettings.interval_seconds:g})",
+    )
+    fleet.add_argument(
+        "--explore-fold-seconds",
+        type=float,
+        default=FleetSettings.explore_fold_seconds,
+        help="least time between two folds of the fleet's explore evidence into route status, each of "
+        f"which reloads every sidecar (default {FleetSettings.explore_fold_seconds:g})",
+    )
+
+
 def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
     args = build_parser().parse_args(argv)
     return OperatorSettings(
@@ -191,6 +220,11 @@ def settings_from_args(argv: Sequence[str] | None = None) -> OperatorSettings:
         sidecar_image=args.sidecar_image,
         sidecar_image_pull_policy=args.sidecar_image_pull_policy,
         sidecar_state=args.sidecar_state,
+        fleet=FleetSettings(
+            prometheus_url=args.prometheus_url,
+            interval_seconds=args.fleet_seconds,
+            explore_fold_seconds=args.explore_fold_seconds,
+        ),
     )
 
 

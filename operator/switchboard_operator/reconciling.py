@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from switchboard_proxy.config import API_VERSION, ConfigProblem, Resources, compile_leniently, parse_resource
+from switchboard_proxy.config import (
+    API_VERSION,
+    ConfigProblem,
+    ModelEndpoint,
+    ModelRoute,
+    Resources,
+    compile_leniently,
+    parse_resource,
+)
 from switchboard_proxy.config.loading import AnyResource
 
 from .conditions import Condition, conditions_for, deprecation_condition, render, transitions
 from .credentials import assemble, referenced_secrets
+from .fleet_conditions import WARNING_REASONS, endpoint_conditions, route_conditions
 from .objects import (
     CREDENTIALS_SECRET,
     PLURALS,
@@ -102,6 +111,7 @@ def plan_namespace(snapshot: Snapshot, *, now: datetime) -> Desired:
             if route.budget is not None
         },
     )
+    fleet = _fleet_conditions(typed)
     routes = [o for o in snapshot.objects if o.get("kind") == "ModelRoute"]
     if routes:  # no route left: nothing is applied, and the garbage collector removes what we owned
         owners = owner_references(routes)
@@ -123,7 +133,9 @@ def plan_namespace(snapshot: Snapshot, *, now: datetime) -> Desired:
                     reason="NoRoutes",
                 )
             ]
-        _plan_status(obj, problems, config, desired, now)
+        _plan_status(
+            obj, problems, config, desired, now, fleet=fleet.get((obj["kind"], obj["metadata"]["name"]), [])
+        )
     return desired
 
 
@@ -131,22 +143,43 @@ def _parse(objects: list[dict[str, Any]]) -> tuple[list[AnyResource], list[Confi
     typed: list[AnyResource] = []
     problems: list[ConfigProblem] = []
     for obj in objects:
-        resource, found = parse_resource({**obj, "apiVersion": API_VERSION, "status": None})
+        # Status goes along: compile reads back what the fleet loop wrote there (SPEC section 1).
+        status = obj.get("status")
+        resource, found = parse_resource(
+            {**obj, "apiVersion": API_VERSION, "status": status if isinstance(status, dict) else None}
+        )
         if resource is not None:
             typed.append(resource)
         problems.extend(found)
     return typed, problems
 
 
+def _fleet_conditions(typed: list[AnyResource]) -> dict[tuple[str, str], list[Condition]]:
+    """Conditions from the status blocks the fleet loop wrote (experiments, migrations)."""
+    found: dict[tuple[str, str], list[Condition]] = {}
+    for resource in typed:
+        if isinstance(resource, ModelRoute):
+            found[(resource.kind, resource.name)] = route_conditions(resource)
+        elif isinstance(resource, ModelEndpoint):
+            found[(resource.kind, resource.name)] = endpoint_conditions(resource)
+    return found
+
+
 def _plan_status(
-    obj: dict[str, Any], problems: list[ConfigProblem], config: Any, desired: Desired, now: datetime
+    obj: dict[str, Any],
+    problems: list[ConfigProblem],
+    config: Any,
+    desired: Desired,
+    now: datetime,
+    *,
+    fleet: list[Condition],
 ) -> None:
     kind, metadata = obj["kind"], obj["metadata"]
     name = metadata["name"]
     status = obj.get("status") or {}
     previous = status.get("conditions") or []
     deprecation = deprecation_condition(obj.get("spec") or {}, now=now) if kind == "ModelEndpoint" else None
-    conditions = conditions_for(problems, deprecation=deprecation)
+    conditions = conditions_for(problems, deprecation=deprecation) + fleet
     new_status: dict[str, Any] = {
         "observedGeneration": metadata.get("generation", 0),
         "conditions": render(
@@ -178,7 +211,15 @@ def _event_for(condition: Condition) -> tuple[str, str, str] | None:
         return ("Warning", condition.reason, f"not served: {condition.message}")
     if condition.type == "Deprecated" and condition.status == "True":
         return ("Warning", condition.reason, condition.message)
+    if condition.type in FLEET_CONDITIONS and condition.reason not in QUIET_REASONS:
+        kind = "Warning" if condition.reason in WARNING_REASONS else "Normal"
+        return (kind, _FLEET_EVENT_REASONS.get(condition.reason, condition.reason), condition.message)
     return None
+
+
+FLEET_CONDITIONS = frozenset({"ExperimentGuardrailTripped", "ExperimentConcluded", "Migrated"})
+QUIET_REASONS = frozenset({"WithinGuardrails", "Running", "Pending"})  # the normal state: no Event
+_FLEET_EVENT_REASONS = {"GuardrailTripped": "ExperimentGuardrailTripped", "RolledBack": "MigrationRolledBack"}
 
 
 class Kube(Protocol):

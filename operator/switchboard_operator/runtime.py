@@ -19,7 +19,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from switchboard_proxy.telemetry.prometheus import Prometheus
+
 from .certificates import RotationPolicy, service_hosts
+from .exploring import FoldPace
+from .fleet import FleetLoop
 from .kube import FIELD_MANAGER, Kube, load_client
 from .metrics import OperatorMetrics
 from .monitoring import is_listening, start_listener
@@ -45,6 +49,7 @@ class Runtime:
     serving: ServingTls | None = None
     certificate: SecretTls | FileTls | None = None
     upkeep: Upkeep | None = None
+    fleet: FleetLoop | None = None
     listener: web.AppRunner | None = None
     started: bool = False
 
@@ -109,8 +114,19 @@ class Runtime:
             resync_seconds=settings.resync_seconds,
         )
         self.upkeep.start(self.certificate, settings.webhook_tls.check_seconds)
+        if settings.fleet.prometheus_url:
+            self.fleet = FleetLoop(
+                self.kube,
+                Prometheus(settings.fleet.prometheus_url),
+                self.try_reconcile,
+                pace=FoldPace(min_interval_seconds=settings.fleet.explore_fold_seconds),
+                interval=settings.fleet.interval_seconds,
+            )
+            self.fleet.start(lambda: list(self.secrets), gate.is_leading)
 
     async def stop(self) -> None:
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.upkeep is not None:
             await self.upkeep.stop()
         if self.listener is not None:

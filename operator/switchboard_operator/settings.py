@@ -33,6 +33,15 @@ class WebhookTlsSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """The fleet loop (`fleet`): off unless Prometheus is named."""
+
+    prometheus_url: str = ""  # empty: no experiment statistics, guardrails, explore folding or rollout
+    interval_seconds: float = 15.0
+    explore_fold_seconds: float = 60.0  # least time between two folds of explore evidence into status
+
+
+@dataclass(frozen=True)
 class OperatorSettings:
     """Scope and endpoints of one operator process."""
 
@@ -55,3 +64,4 @@ class OperatorSettings:
     sidecar_image: str = DEFAULT_IMAGE  # what `make image` builds; a cluster names its registry's copy
     sidecar_image_pull_policy: str = "IfNotPresent"
     sidecar_state: str = ""  # the injected sidecars' --state (a redis:// URL shared by a namespace's fleet)
+    fleet: FleetSettings = field(default_factory=FleetSettings)

@@ -152,3 +152,41 @@ def test_crds_prints_the_committed_definitions() -> None:
 def test_every_command_has_complete_help(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0 and "usage: switchboard" in result.stdout
+
+
+QUALITY_LOOP = "tests/testdata/resources/valid/quality-loop.yaml"
+
+
+def test_explain_shows_the_explore_posterior_and_why_it_picked(tmp_path: Path) -> None:
+    # The fleet's evidence in the route's status (what the operator folds in) moves the posterior.
+    import yaml
+
+    documents = list(yaml.safe_load_all((REPO / QUALITY_LOOP).read_text()))
+    agent = next(d for d in documents if d["metadata"]["name"] == "agent")
+    agent["status"] = {
+        "explore": {"evidence": [{"endpoint": "small-v2", "observations": 998, "qualitySum": 990}]}
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump_all(documents))
+    result = run("explain", "--resources", str(tmp_path), "--task", "agent")
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith("  small")
+    }
+    assert rows["small-v2"][1] == "0.991" and rows["small-v2"][4] == "1000.0"  # (1 + 990) / (2 + 998)
+    assert "picked small-v2: the posterior's best mean reward" in result.stdout
+    assert result.stdout.splitlines()[4].split()[1] == "small-v2"  # the first attempt
+
+    as_json = json.loads(run("explain", "--resources", str(tmp_path), "--task", "agent", "--json").stdout)
+    assert as_json["explore"]["chosen"] == "small-v2"
+    assert {e["endpoint"] for e in as_json["explore"]["endpoints"]} == {"small", "small-v2", "frontier"}
+
+
+def test_explain_of_a_route_that_does_not_explore_has_no_posterior() -> None:
+    result = run("explain", "--resources", QUALITY_LOOP, "--task", "chat", "--json")
+    assert json.loads(result.stdout)["explore"] is None
+
+
+def test_report_refuses_a_window_it_cannot_read() -> None:
+    result = run("report", "chat", "--prometheus-url", "http://127.0.0.1:1", "--since", "yesterday")
+    assert result.returncode == 2
+    assert "--since wants a number and s, m, h or d (e.g. 6h), got 'yesterday'" in result.stderr

@@ -11,11 +11,12 @@ DEFAULT_CAPACITY = 10_000
 
 
 class Served(NamedTuple):
-    """Who served a request."""
+    """Who served a request, and the quality an explore route counted for it (replaced by feedback)."""
 
     route: str
     variant: str
     endpoint: str
+    quality: float | None = None  # None: the route does not explore
 
 
 class RecentRequests:

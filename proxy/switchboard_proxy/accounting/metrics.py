@@ -280,6 +280,26 @@ class Metrics:
             "Mirrored requests by outcome.",
             ["route", "endpoint", "outcome"],
         )
+        self.explore_observations = per_request.counter(
+            "switchboard_explore_observations_total",
+            "Requests counted by the explore posterior of a route, per endpoint.",
+            ["route", "endpoint"],
+        )
+        self.explore_quality = per_request.counter(
+            "switchboard_explore_quality_total",
+            "Sum of the quality (0..1) counted for them; feedback scores added as they come.",
+            ["route", "endpoint"],
+        )
+        self.explore_replaced = per_request.counter(
+            "switchboard_explore_quality_replaced_total",
+            "Sum of the counted qualities that feedback later replaced (subtract from the quality total).",
+            ["route", "endpoint"],
+        )
+        self.explore_choices = per_request.counter(
+            "switchboard_explore_choices_total",
+            "Explore decisions by what served first: best (the posterior's best) or explored.",
+            ["route", "endpoint", "choice"],
+        )
         self.feedback = per_request.histogram(
             "switchboard_feedback_score",
             "Quality feedback scores (0..1) from POST /v1/feedback.",

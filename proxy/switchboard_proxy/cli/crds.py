@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from ..config.fleet import ExperimentStatus, ExploreStatus, MigrationStatus, RolloutStatus
 from ..config.resources import GROUP, KINDS, VERSION
 from ..config.spec_base import NAME_PATTERN
 
@@ -33,6 +34,7 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Provider", "type": "string", "jsonPath": ".spec.provider"},
         {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
+        {"name": "Migration", "type": "string", "jsonPath": ".status.migration.phase"},
         {
             "name": "Deprecated",
             "type": "string",
@@ -53,6 +55,9 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Strategy", "type": "string", "jsonPath": ".spec.strategy"},
         {"name": "Policy", "type": "string", "jsonPath": ".spec.fallbackPolicy"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
+        {"name": "Verdict", "type": "string", "jsonPath": ".status.experiment.verdict"},
+        {"name": "Sidecars", "type": "integer", "jsonPath": ".status.rollout.current"},
+        {"name": "Lagging", "type": "string", "jsonPath": ".status.rollout.lagging", "priority": 1},
         {"name": "Experiment", "type": "string", "jsonPath": ".spec.experiment.name", "priority": 1},
         {"name": "Config", "type": "string", "jsonPath": ".status.configVersion", "priority": 1},
     ],
@@ -141,6 +146,14 @@ def _condition_schema() -> dict[str, Any]:
     }
 
 
+def _block_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A status block's schema from its model in `config.fleet` (the description is its docstring)."""
+    schema = spec_schema(model)
+    schema.pop("required", None)  # what the operator writes is its business; compile ignores bad blocks
+    schema["description"] = (model.__doc__ or "").strip().split("\n")[0]
+    return schema
+
+
 def status_schema(kind: str) -> dict[str, Any]:
     """Status written by the operator: conditions, observedGeneration and per-kind details."""
     properties: dict[str, Any] = {
@@ -163,11 +176,11 @@ def status_schema(kind: str) -> dict[str, Any]:
             "items": {"type": "string"},
             "description": "Endpoints this route currently sends to (after deprecation replacements).",
         }
-        properties["experiment"] = {
-            "type": "object",
-            "x-kubernetes-preserve-unknown-fields": True,
-            "description": "Per-variant statistics of the running experiment, computed by the operator.",
-        }
+        properties["experiment"] = _block_schema(ExperimentStatus)
+        properties["explore"] = _block_schema(ExploreStatus)
+        properties["rollout"] = _block_schema(RolloutStatus)
+    if kind == "ModelEndpoint":
+        properties["migration"] = _block_schema(MigrationStatus)
     return {"type": "object", "description": "Written by switchboard-operator.", "properties": properties}
 
 

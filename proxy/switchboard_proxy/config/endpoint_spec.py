@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from .experiment_spec import Guardrails
 from .spec_base import MAX_NAME_LENGTH, ResourceName, SpecModel, cel_rules, list_type
 
 Provider = Literal["openai", "anthropic", "azure-openai"]
@@ -171,12 +172,77 @@ class EndpointLimits(SpecModel):
         return self
 
 
+DURATION_PATTERN = r"^[0-9]{1,6}(s|m|h|d)$"
+
+
+class Migration(SpecModel):
+    """A planned move of this endpoint's traffic to its replacement, driven by the operator's clock.
+
+    First the replacement is shadowed (mirrored, measured, never served) for `shadowFor`; then it serves
+    `steps` percent of the endpoint's traffic, one step every `stepEvery`, each step gated by the
+    guardrails of the replacement (any breach rolls the migration back). The whole plan must fit before
+    the sunset, which still moves all traffic whatever happened to the plan.
+    """
+
+    shadow_for: str = Field(
+        default="1h",
+        max_length=8,
+        pattern=DURATION_PATTERN,
+        description="How long the replacement is only shadowed: a number and s, m, h or d (0s: no "
+        "shadow phase). Default 1h. Example: 24h.",
+    )
+    shadow_percent: float = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Percent of the endpoint's requests mirrored during the shadow phase. Default 10.",
+    )
+    steps: list[int] = Field(
+        default_factory=lambda: [5, 25, 50, 100],
+        min_length=1,
+        max_length=20,
+        description="Canary steps: percent of the endpoint's traffic the replacement serves, rising, "
+        "ending at 100. Default [5, 25, 50, 100].",
+        json_schema_extra=list_type("set")
+        | cel_rules(
+            ("self.isSorted()", "migration steps must rise"),
+            ("self[self.size() - 1] == 100", "the last migration step must be 100"),
+        ),
+    )
+    step_every: str = Field(
+        default="1h",
+        max_length=8,
+        pattern=r"^[1-9][0-9]{0,5}(s|m|h|d)$",
+        description="Time each step is held (and watched) before the next: a number and s, m, h or d. "
+        "Default 1h. Example: 30m.",
+    )
+
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails,
+        description="Limits the replacement must hold during each step (judged fleet-wide by the operator "
+        "once it served minRequests in the step); a breach rolls the migration back. Default: "
+        "maxErrorRate 0.05, minRequests 200.",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _rising_to_100(cls, steps: list[int]) -> list[int]:
+        if any(not 1 <= s <= 100 for s in steps):
+            raise ValueError("migration steps are percentages from 1 to 100")
+        if steps != sorted(set(steps)):
+            raise ValueError("migration steps must rise")
+        if steps[-1] != 100:
+            raise ValueError("the last migration step must be 100")
+        return steps
+
+
 class Deprecation(SpecModel):
     """Schedules the endpoint's retirement: a Warning now, and after `sunset` its replacement serves."""
 
     model_config = SpecModel.model_config | {
         "json_schema_extra": cel_rules(
             ("!has(self.sunset) || has(self.replacement)", "a sunset needs a replacement", ".replacement"),
+            ("!has(self.migration) || has(self.sunset)", "a migration needs a sunset", ".migration"),
         )
     }
 
@@ -197,11 +263,35 @@ class Deprecation(SpecModel):
         description="Free text shown in the Deprecated condition and Event. Example: moving to v2 weights.",
     )
 
+    migration: Migration | None = Field(
+        default=None,
+        description="Optional planned move to the replacement before the sunset (shadow, then canary "
+        "steps); progress in status.migration. Example: {shadowFor: 24h, steps: [5, 25, 50, 100], "
+        "stepEvery: 1h}.",
+    )
+
     @model_validator(mode="after")
     def _sunset_needs_replacement(self) -> Deprecation:
         if self.sunset is not None and self.replacement is None:
             raise ValueError("a sunset needs a replacement")
+        if self.migration is not None and self.sunset is None:
+            raise ValueError("a migration needs a sunset")
         return self
+
+
+class QualityPrior(SpecModel):
+    """What is believed of the endpoint's quality before any request was measured (seeds `explore`)."""
+
+    mean: float = Field(
+        ge=0, le=1, description="Expected quality, 0..1 (a feedback score or a success rate). Example: 0.7."
+    )
+    weight: float = Field(
+        default=20,
+        gt=0,
+        le=100_000,
+        description="How many requests' worth of evidence the belief is worth: a larger weight needs more "
+        "measurements to move. Default 20. Example: 50.",
+    )
 
 
 class ModelEndpointSpec(SpecModel):
@@ -270,6 +360,11 @@ class ModelEndpointSpec(SpecModel):
     )
     deprecation: Deprecation | None = Field(
         default=None, description="Optional retirement schedule with a replacement endpoint."
+    )
+    quality_prior: QualityPrior | None = Field(
+        default=None,
+        description="Prior belief in the endpoint's quality for routes with strategy explore. Default: "
+        "mean 0.5, weight 2 (knows nothing). Example: {mean: 0.7, weight: 20}.",
     )
 
     @model_validator(mode="after")

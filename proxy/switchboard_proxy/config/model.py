@@ -14,8 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .endpoint_spec import Capability, Provider
+from .experiment_spec import PrimaryMetric, StickyBy
 from .policy_spec import DegradedMode, Trigger
-from .route_spec import Affinity, BudgetAction, Priority, StickyBy, Strategy
+from .pool_spec import Strategy
+from .route_spec import Affinity, BudgetAction, Priority
 
 SCHEMA_VERSION = 1
 DEFAULT_VARIANT = "default"
@@ -129,6 +131,33 @@ class ExperimentConfig(CompiledModel):
     sticky_by: StickyBy = Field(description="user | request.")
     max_error_rate: float = Field(description="Guardrail: highest tolerated error rate of a variant.")
     min_requests: int = Field(description="Guardrail: requests before the error rate is judged.")
+    max_p95_latency_ms: int | None = Field(default=None, description="Fleet guardrail; None = off.")
+    min_feedback: float | None = Field(default=None, description="Fleet guardrail; None = off.")
+    max_cost_per_request_usd: float | None = Field(default=None, description="Fleet guardrail; None = off.")
+    primary_metric: PrimaryMetric = Field(
+        default="error-rate", description="What the operator's test judges."
+    )
+    auto_promote: bool = Field(default=False, description="Winner compiled to 100% once concluded.")
+    stopped: tuple[str, ...] = Field(
+        default=(), description="Variants the operator's fleet guardrails stopped (compiled at weight 0)."
+    )
+    winner: str = Field(default="", description="Variant promoted to 100% by the operator; empty if none.")
+
+
+class PriorConfig(CompiledModel):
+    """Belief in one endpoint's quality on a route: declared prior plus the fleet's evidence so far."""
+
+    endpoint: str = Field(description="Endpoint name.")
+    mean: float = Field(description="Expected quality, 0..1.")
+    weight: float = Field(description="Evidence behind it, in requests (prior weight + observations).")
+
+
+class ExploreConfig(CompiledModel):
+    """Thompson sampling over a route's targets (strategy explore)."""
+
+    cost_weight: float = Field(description="Weight of normalised cost against quality in the reward.")
+    max_explore_percent: float = Field(description="Most percent of requests off the posterior's best.")
+    priors: tuple[PriorConfig, ...] = Field(description="One per endpoint of the route's pools, sorted.")
 
 
 class BudgetConfig(CompiledModel):
@@ -164,6 +193,9 @@ class RouteConfig(CompiledModel):
     shadow: ShadowConfig | None = Field(description="None when nothing is mirrored.")
     affinity: Affinity = Field(
         default="none", description="session: a session key keeps going to one endpoint of the pool."
+    )
+    explore: ExploreConfig | None = Field(
+        default=None, description="None unless the route or a variant uses strategy explore."
     )
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .pool_spec import Target
 from .problems import ConfigProblem
 from .resources import FallbackPolicy, ModelEndpoint, ModelRoute, Resources
-from .route_spec import Target
 
 ResourceT = TypeVar("ResourceT", ModelEndpoint, FallbackPolicy, ModelRoute)
 
@@ -151,6 +151,13 @@ def _route_reference_problems(
         yield from (problem(p, m) for p, m in _target_problems(f"{base}.targets", targets, index, endpoints))
         if variant.fallback_policy and variant.fallback_policy not in policies:
             yield problem(f"{base}.fallbackPolicy", _policy_problem(variant.fallback_policy, index))
+    # Only the other route's status is read (its fleet evidence), never its own inheritance, so a chain
+    # of routes inheriting from each other cannot loop; a route inheriting from itself is a mistake.
+    inherit = spec.explore.inherit_from if spec.explore else None
+    if inherit == route.name:
+        yield problem("spec.explore.inheritFrom", "a route cannot inherit its priors from itself")
+    elif inherit and inherit not in index.routes:
+        yield problem("spec.explore.inheritFrom", f"ModelRoute '{inherit}' not found")
 
 
 def _target_problems(

@@ -25,11 +25,14 @@ from .model import (
     VariantConfig,
 )
 from .policy_spec import EMPTY_COMPLETION, FallbackPolicySpec
+from .pool_spec import Strategy, Target
+from .readback import FleetVariants, Migrating, explore_config, fleet_variants, migrations, variant_weights
 from .references import ReferenceIndex
 from .resources import ModelEndpoint, ModelRoute
-from .route_spec import ModelRouteSpec, Strategy, Target
+from .route_spec import ModelRouteSpec
 
 DEFAULT_POLICY = FallbackPolicySpec()
+NO_VERDICT = FleetVariants()
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -109,6 +112,9 @@ def resolve_route(
     def successor(name: str) -> str:
         return effective_endpoint(name, index=index, usable=usable, now=now)
 
+    moving = migrations(index, usable=usable)
+    fleet = fleet_variants(route)
+    variants = resolve_variants(spec, policies=policies, successor=successor, fleet=fleet, moving=moving)
     budget = spec.budget
     return RouteConfig(
         name=route.name,
@@ -118,8 +124,8 @@ def resolve_route(
         priority=spec.priority,
         deadline_ms=spec.deadline_ms,
         adaptive_concurrency=spec.adaptive_concurrency,
-        variants=resolve_variants(spec, policies=policies, successor=successor),
-        experiment=_experiment(spec),
+        variants=variants,
+        experiment=_experiment(spec, fleet),
         budget=BudgetConfig(
             usd=budget.usd, window_seconds=window_seconds(budget.window), action=budget.action
         )
@@ -127,15 +133,34 @@ def resolve_route(
         else None,
         shadow=ShadowConfig(endpoint=successor(spec.shadow.endpoint), percent=spec.shadow.percent)
         if spec.shadow
-        else None,
+        else _migration_shadow(variants, moving),
         affinity=spec.affinity.by if spec.affinity else "none",
+        explore=explore_config(
+            route, endpoints=(t.endpoint for v in variants for t in v.targets), index=index
+        ),
     )
 
 
+def _migration_shadow(variants: Iterable[VariantConfig], moving: dict[str, Migrating]) -> ShadowConfig | None:
+    """During a migration's shadow phase its replacement is mirrored (unless the route has a shadow)."""
+    for variant in variants:
+        for target in variant.targets:
+            migrating = moving.get(target.endpoint)
+            if migrating is not None and migrating.shadow_percent > 0:
+                return ShadowConfig(endpoint=migrating.replacement, percent=migrating.shadow_percent)
+    return None
+
+
 def resolve_variants(
-    spec: ModelRouteSpec, *, policies: dict[str, FallbackPolicySpec], successor: Successor
+    spec: ModelRouteSpec,
+    *,
+    policies: dict[str, FallbackPolicySpec],
+    successor: Successor,
+    fleet: FleetVariants = NO_VERDICT,
+    moving: dict[str, Migrating] | None = None,
 ) -> tuple[VariantConfig, ...]:
-    """The route's variants; without an experiment, a single `default` variant of the route itself."""
+    """The route's variants; without an experiment, a single `default` variant of the route itself.
+    The operator's fleet verdict (`fleet`) sets the weights of stopped or promoted variants."""
     route_policy = spec.fallback_policy or ""
     arms: list[tuple[str, int, list[Target], str, Strategy]] = [
         (DEFAULT_VARIANT, 100, spec.targets, route_policy, spec.strategy)
@@ -151,27 +176,36 @@ def resolve_variants(
             )
             for v in spec.experiment.variants
         ]
+    weights = variant_weights(((arm[0], arm[1]) for arm in arms), fleet)
     return tuple(
         VariantConfig(
             name=name,
-            weight=weight,
+            weight=weights[name],
             strategy=strategy,
-            targets=resolve_pool(targets, successor=successor),
+            targets=resolve_pool(targets, successor=successor, moving=moving or {}),
             policy=resolve_policy(policy, policies.get(policy, DEFAULT_POLICY), successor=successor),
         )
         for name, weight, targets, policy, strategy in arms
     )
 
 
-def _experiment(spec: ModelRouteSpec) -> ExperimentConfig | None:
-    if spec.experiment is None:
+def _experiment(spec: ModelRouteSpec, fleet: FleetVariants) -> ExperimentConfig | None:
+    experiment = spec.experiment
+    if experiment is None:
         return None
-    guardrails = spec.experiment.guardrails
+    guardrails = experiment.guardrails
     return ExperimentConfig(
-        name=spec.experiment.name,
-        sticky_by=spec.experiment.sticky_by,
+        name=experiment.name,
+        sticky_by=experiment.sticky_by,
         max_error_rate=guardrails.max_error_rate,
         min_requests=guardrails.min_requests,
+        max_p95_latency_ms=guardrails.max_p95_latency_ms,
+        min_feedback=guardrails.min_feedback,
+        max_cost_per_request_usd=guardrails.max_cost_per_request_usd,
+        primary_metric=experiment.primary_metric,
+        auto_promote=experiment.auto_promote,
+        stopped=fleet.stopped,
+        winner=fleet.winner,
     )
 
 
@@ -199,13 +233,23 @@ def resolve_policy(name: str, spec: FallbackPolicySpec, *, successor: Successor)
     )
 
 
-def resolve_pool(targets: Iterable[Target], *, successor: Successor) -> tuple[TargetConfig, ...]:
-    """Targets with replacements applied, equal shares when no weight was given, duplicates merged."""
+def resolve_pool(
+    targets: Iterable[Target], *, successor: Successor, moving: dict[str, Migrating] | None = None
+) -> tuple[TargetConfig, ...]:
+    """Targets with replacements applied, equal shares when no weight was given, duplicates merged; an
+    endpoint being migrated hands its replacement the migration's share of its weight."""
     targets = list(targets)
     weights: dict[str, float] = {}
     for target in targets:
         share = float(target.weight) if target.weight is not None else 100.0 / len(targets)
         name = successor(target.endpoint)
+        migrating = (moving or {}).get(name)
+        if migrating is not None and migrating.fraction > 0:
+            moved = share * migrating.fraction
+            weights[migrating.replacement] = weights.get(migrating.replacement, 0.0) + moved
+            share -= moved
+            if share <= 0:
+                continue  # complete: the endpoint serves none of this pool's traffic
         weights[name] = weights.get(name, 0.0) + share
     return tuple(TargetConfig(endpoint=name, weight=round(weight, 6)) for name, weight in weights.items())
 

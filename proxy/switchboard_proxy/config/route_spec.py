@@ -9,58 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from .experiment_spec import Experiment
+from .pool_spec import MAX_TARGETS, WEIGHTS_RULE, Strategy, Target, check_unique_endpoints, check_weights
 from .spec_base import ResourceName, SpecModel, cel_rules, list_type
 
 Priority = Literal["critical", "standard", "sheddable"]
-Strategy = Literal["weighted", "lowest-latency", "lowest-cost", "least-loaded"]
 BudgetAction = Literal["cheapest", "reject"]
-StickyBy = Literal["user", "request"]
 # `none` exists only in the compiled config (a route without `affinity`); users write `session`.
 Affinity = Literal["none", "session"]
 
 TaskType = Annotated[str, Field(min_length=1, max_length=64)]
 ModelName = Annotated[str, Field(min_length=1, max_length=256)]
-
-MAX_TARGETS = 32
-MAX_VARIANTS = 8
-
-# CEL: weights are either left out everywhere (equal shares) or given everywhere and add up to 100.
-_WEIGHTS_RULE = (
-    "self.all(t, !has(t.weight)) || (self.all(t, has(t.weight)) && self.map(t, t.weight).sum() == 100)",
-    "target weights must all be set and add up to 100, or all be left out",
-)
-
-
-class Target(SpecModel):
-    """One endpoint of a pool, with its share of traffic for the weighted strategy."""
-
-    endpoint: ResourceName = Field(description="ModelEndpoint name. Example: small-fast.")
-    weight: int | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        description="Percent of traffic for the weighted strategy; all weights of a pool add up to 100. "
-        "Default: equal shares. Example: 90.",
-    )
-
-
-def check_weights(targets: list[Target], *, what: str = "target") -> None:
-    """Raise ValueError unless weights are all absent, or all present and summing to 100."""
-    given = [t.weight for t in targets if t.weight is not None]
-    if given and (len(given) != len(targets) or sum(given) != 100):
-        raise ValueError(
-            f"{what} weights must all be set and add up to 100, or all be left out (got {sum(given)})"
-        )
-
-
-def check_unique_endpoints(targets: list[Target]) -> None:
-    """Raise ValueError when a pool lists one endpoint twice."""
-    names = [t.endpoint for t in targets]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"endpoint listed twice in one pool: {', '.join(duplicates)}")
 
 
 class Match(SpecModel):
@@ -122,102 +83,47 @@ class SessionAffinity(SpecModel):
     )
 
 
-class Variant(SpecModel):
-    """One arm of an experiment; unset fields inherit the route's targets and fallback policy."""
+class Explore(SpecModel):
+    """Settings of `strategy: explore`: Thompson sampling over the targets' quality, minus a cost penalty.
 
-    name: str = Field(
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        description="Variant name, used in headers and metrics. Example: candidate.",
-    )
-    weight: int = Field(ge=0, le=100, description="Percent of sticky keys assigned. Example: 50.")
-    targets: list[Target] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_TARGETS,
-        description="Primary pool of this variant. Default: the route's targets.",
-        json_schema_extra=list_type("map", "endpoint") | cel_rules(_WEIGHTS_RULE),
-    )
-    fallback_policy: ResourceName | None = Field(
-        default=None, description="FallbackPolicy of this variant. Default: the route's."
-    )
-    strategy: Strategy | None = Field(
-        default=None, description="Strategy of this variant. Default: the route's."
-    )
+    reward = quality - costWeight x (the request's cost on the endpoint / its cost on the route's most
+    expensive target). Quality is the feedback score when the caller sends one, else 1 for a success that
+    was neither truncated nor degraded and 0 otherwise.
+    """
 
-    @field_validator("targets")
-    @classmethod
-    def _pool(cls, targets: list[Target] | None) -> list[Target] | None:
-        if targets is not None:
-            check_weights(targets)
-            check_unique_endpoints(targets)
-        return targets
-
-
-class Guardrails(SpecModel):
-    """Stops a variant (its keys fall back to the first variant) when it breaches these limits."""
-
-    max_error_rate: float = Field(
-        default=0.05,
+    cost_weight: float = Field(
+        default=0.2,
         ge=0,
-        le=1,
-        description="Highest tolerated share of failed requests. Default 0.05. Example: 0.02.",
+        le=10,
+        description="How much one unit of normalised cost (1 = the route's most expensive target) weighs "
+        "against one unit of quality (0..1). Default 0.2. Example: 0.5.",
     )
-    min_requests: int = Field(
-        default=200,
-        ge=1,
-        le=10_000_000,
-        description="Requests a variant must have served before its error rate is judged. Default 200.",
+    max_explore_percent: float = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Most percent of requests sent to an endpoint other than the current posterior's "
+        "best. Default 10. Example: 5.",
     )
-
-
-class Experiment(SpecModel):
-    """A/B test between routing configurations with deterministic sticky assignment."""
-
-    model_config = SpecModel.model_config | {
-        "json_schema_extra": cel_rules(
-            (
-                "self.variants.map(v, v.weight).sum() == 100",
-                "variant weights must add up to 100",
-                ".variants",
-            ),
-        )
-    }
-
-    name: str = Field(
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        description="Experiment name; part of the assignment hash, so renaming reshuffles. Example: tab-v2.",
+    inherit_from: ResourceName | None = Field(
+        default=None,
+        description="ModelRoute whose fleet posterior seeds this route's priors for the endpoints both "
+        "share (endpoints' qualityPrior for the rest). Default: none. Example: chat.",
     )
-    sticky_by: StickyBy = Field(
-        default="user",
-        description="user: X-Switchboard-User (or the body's user) keeps a caller on one variant; "
-        "request: every request is assigned anew. Default user.",
-    )
-    variants: list[Variant] = Field(
-        min_length=2,
-        max_length=MAX_VARIANTS,
-        description="Arms of the experiment; the first is the control. Weights add up to 100.",
-        json_schema_extra=list_type("map", "name"),
-    )
-    guardrails: Guardrails = Field(default_factory=Guardrails, description="Limits that stop a variant.")
-
-    @field_validator("variants")
-    @classmethod
-    def _weights(cls, variants: list[Variant]) -> list[Variant]:
-        total = sum(v.weight for v in variants)
-        if total != 100:
-            raise ValueError(f"variant weights must add up to 100 (got {total})")
-        names = [v.name for v in variants]
-        if len(set(names)) != len(names):
-            raise ValueError("variant names must be unique")
-        return variants
 
 
 class ModelRouteSpec(SpecModel):
     """Which requests go where: matching, priority, deadline, strategy, targets and fallback."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": cel_rules(
+            (
+                "!has(self.explore) || self.strategy == 'explore'",
+                "explore settings apply only with strategy explore",
+                ".explore",
+            ),
+        )
+    }
 
     match: Match = Field(default_factory=Match, description="Request matching besides the route's name.")
     default: bool = Field(
@@ -237,8 +143,12 @@ class ModelRouteSpec(SpecModel):
     )
     strategy: Strategy = Field(
         default="weighted",
-        description="How the primary pool is ordered: weighted, lowest-latency, lowest-cost, least-loaded. "
-        "Default weighted.",
+        description="How the primary pool is ordered: weighted, lowest-latency, lowest-cost, least-loaded "
+        "or explore (Thompson sampling, see `explore`). Default weighted.",
+    )
+    explore: Explore | None = Field(
+        default=None,
+        description="Settings of strategy explore. Default: costWeight 0.2, maxExplorePercent 10.",
     )
     adaptive_concurrency: bool = Field(
         default=True,
@@ -250,7 +160,7 @@ class ModelRouteSpec(SpecModel):
         max_length=MAX_TARGETS,
         description="The primary pool. Example: [{endpoint: small-fast, weight: 90}, "
         "{endpoint: small-alt, weight: 10}].",
-        json_schema_extra=list_type("map", "endpoint") | cel_rules(_WEIGHTS_RULE),
+        json_schema_extra=list_type("map", "endpoint") | cel_rules(WEIGHTS_RULE),
     )
     fallback_policy: ResourceName | None = Field(
         default=None,
@@ -264,6 +174,12 @@ class ModelRouteSpec(SpecModel):
         description="Optional session affinity for prompt caches: {by: session}. Default: none (the "
         "strategy orders the pool for every request anew).",
     )
+
+    @model_validator(mode="after")
+    def _explore_needs_its_strategy(self) -> ModelRouteSpec:
+        if self.explore is not None and self.strategy != "explore":
+            raise ValueError("explore settings apply only with strategy explore")
+        return self
 
     @field_validator("targets")
     @classmethod

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..accounting.exploring import ExploreLedger
 from ..accounting.guardrails import VariantGuard
 from ..config import EndpointConfig, RouterConfig
 from ..routing import EndpointState, RouterState
@@ -137,6 +138,7 @@ class RoutingTable:
     guard: VariantGuard
     budgets: dict[str, BudgetAccount] = field(default_factory=dict)
     fleet: Fleet | None = None
+    explore: ExploreLedger = field(default_factory=ExploreLedger)
     loaded_at: float = field(default_factory=time.time)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -161,6 +163,7 @@ class RoutingTable:
             guard=VariantGuard.for_config(config, previous.guard if previous else None),
             budgets=_carry_budgets(config, previous.budgets if previous else {}, fleet),
             fleet=fleet,
+            explore=ExploreLedger.for_config(config, previous.explore if previous else None),
         )
 
     def state(self) -> RouterState:
@@ -170,6 +173,7 @@ class RoutingTable:
             spent_routes=SpentRoutes(self.budgets),
             stopped_variants=self.guard.stopped,
             layouts=self.layouts,
+            explore_tallies=self.explore.tallies,
         )
 
 

@@ -17,6 +17,7 @@ from switchboard_proxy.config import EndpointConfig, RouteConfig, RouterConfig, 
 from .affinity import affinity_order
 from .eligibility import FilterContext, filter_eligible
 from .experiments import assign_variant
+from .exploring import Beliefs, Pick, beliefs_of, ordered_by_pick, pick
 from .layouts import Layout, build_layout, successor
 from .matching import match_route
 from .plans import AffinityResult, Plan, Planned, Refusal, expand
@@ -47,12 +48,15 @@ def plan(
     refusal: Refusal = ""
     affinity: AffinityResult = ""
     sessions = route.affinity == "session" and request.session_key != ""
+    chosen: Pick | None = None
     if not (rejections or chain_rejections or spent) and len(kept) < 2 and deadline_ms == route.deadline_ms:
         # Everything eligible and nothing to order: the attempts the layout expanded once for this case.
         attempts = layout.attempts
         affinity = "hit" if sessions and kept else ""
     else:
-        planned, affinity = _order(request, layout, kept, state, rng, sessions=sessions)
+        if layout.strategy == "explore" and route.explore is not None:
+            state = state._replace(beliefs=explore_beliefs(route, layout, state))
+        planned, affinity, chosen = _order(request, layout, kept, state, rng, sessions=sessions)
         planned += [(e, "fallback", layout.chain_notes[e.name]) for e in chain_kept]
         rejections += chain_rejections
         if spent:
@@ -70,6 +74,7 @@ def plan(
         _shadow(config, route, state, now, rng) if route.shadow is not None else "",
         refusal,
         affinity,
+        chosen,
     )
 
 
@@ -81,18 +86,36 @@ def _order(
     rng: random.Random,
     *,
     sessions: bool,
-) -> tuple[list[Planned], AffinityResult]:
+) -> tuple[list[Planned], AffinityResult, Pick | None]:
     """The eligible pool in the variant's strategy's order (or by the session's rendezvous scores on a
-    route with affinity), each with why it is where it is."""
+    route with affinity), each with why it is where it is (and, for strategy explore, the decision's
+    posteriors)."""
     pool: Sequence[Candidate] = layout.pool
     if len(kept) < len(pool):
         kept_names = {e.name for e in kept}
         pool = [c for c in pool if c.name in kept_names]
     if sessions:
         by_session, affinity = affinity_order(request.session_key, layout.pool, pool)
-        return [(c.endpoint, "primary", f"session {affinity}") for c in by_session], affinity
-    ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else pool
-    return [(c.endpoint, "primary", note) for c, note in zip(ordered, layout.pool_notes, strict=False)], ""
+        return [(c.endpoint, "primary", f"session {affinity}") for c in by_session], affinity, None
+    chosen: Pick | None = None
+    if len(pool) > 1 and state.beliefs is not None and layout.strategy == "explore":
+        # What STRATEGIES["explore"] does, keeping the Pick for `switchboard explain`.
+        chosen = pick(state.beliefs, request, pool, rng)
+        ordered = ordered_by_pick(pool, chosen)
+    else:
+        ordered = STRATEGIES[layout.strategy](request, pool, state, rng) if len(pool) > 1 else list(pool)
+    notes = layout.pool_notes
+    if chosen is not None:
+        why = "explored (sampled reward)" if chosen.explored else "posterior's best reward"
+        notes = (f"{notes[0]}: {why}", *notes[1:])
+    planned: list[Planned] = [(c.endpoint, "primary", note) for c, note in zip(ordered, notes, strict=False)]
+    return planned, "", chosen
+
+
+def explore_beliefs(route: RouteConfig, layout: Layout, state: RouterState) -> Beliefs:
+    """The posteriors an explore decision on this route reads (compiled priors + local tallies)."""
+    assert route.explore is not None
+    return beliefs_of(route.explore, state.explore_tallies.get(route.name, {}), layout.pool_endpoints)
 
 
 def _variant(route: RouteConfig, request: RouteRequest, state: RouterState) -> VariantConfig:

@@ -11,6 +11,7 @@ from typing import Literal, NamedTuple
 
 from switchboard_proxy.config import EndpointConfig, PolicyConfig, RouteConfig, VariantConfig
 
+from .exploring import Pick
 from .reasons import Rejection
 from .request import Priority
 
@@ -45,6 +46,7 @@ class Plan(NamedTuple):
     shadow: str = ""
     refusal: Refusal = ""
     affinity: AffinityResult = ""
+    pick: Pick | None = None  # strategy explore: the posteriors and why the first endpoint was chosen
 
     @property
     def policy(self) -> PolicyConfig:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from .reasons import Reason
 
 if TYPE_CHECKING:
+    from .exploring import Beliefs, Tally
     from .layouts import Layouts
 
 Circuit = Literal["closed", "open", "half-open"]
@@ -44,6 +45,10 @@ class RouterState(NamedTuple):
     # Every variant's pool and chain after replacements, built with the sidecar's table; None: the planner
     # works the one it needs out on the spot.
     layouts: Layouts | None = None
+    # Explore routes: the sidecar's own evidence since its config loaded, route -> endpoint -> tally.
+    explore_tallies: Mapping[str, Mapping[str, Tally]] = {}
+    # The posteriors of the route being planned; set by the planner for strategy explore only.
+    beliefs: Beliefs | None = None
 
     def of(self, endpoint: str) -> EndpointState:
         # Indexing, not .get(): the sidecar's mapping takes its snapshots in __missing__.

@@ -9,24 +9,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
-from switchboard_proxy.config import EndpointConfig
-
+from .candidates import Candidate, estimated_cost_usd
+from .exploring import ordered_by_pick, pick
 from .request import RouteRequest
 from .state import RouterState
-
-
-class Candidate(NamedTuple):
-    """An eligible endpoint of the pool with its configured weight."""
-
-    endpoint: EndpointConfig
-    weight: float
-
-    @property
-    def name(self) -> str:
-        return self.endpoint.name
-
 
 Strategy = Callable[[RouteRequest, Sequence[Candidate], RouterState, random.Random], list[Candidate]]
 
@@ -70,12 +57,6 @@ def lowest_latency(
     return _sorted_by(lambda c: state.of(c.name).expected_ms(stream=request.stream), candidates, rng)
 
 
-def estimated_cost_usd(endpoint: EndpointConfig, request: RouteRequest) -> float:
-    """Expected price of this request on this endpoint (output estimated at the requested cap, or 256)."""
-    output = request.max_tokens or 256
-    return (request.prompt_tokens * endpoint.input_per_mtok_usd + output * endpoint.output_per_mtok_usd) / 1e6
-
-
 def lowest_cost(
     request: RouteRequest, candidates: Sequence[Candidate], state: RouterState, rng: random.Random
 ) -> list[Candidate]:
@@ -96,9 +77,21 @@ def least_loaded(
     return _sorted_by(load, candidates, rng)
 
 
+def explore(
+    request: RouteRequest, candidates: Sequence[Candidate], state: RouterState, rng: random.Random
+) -> list[Candidate]:
+    """Thompson sampling over the route's posteriors (routing.exploring); by weight when it has none."""
+    if state.beliefs is None:
+        return weighted_order(candidates, rng)
+    return ordered_by_pick(candidates, pick(state.beliefs, request, candidates, rng))
+
+
 STRATEGIES: dict[str, Strategy] = {
     "weighted": weighted,
     "lowest-latency": lowest_latency,
     "lowest-cost": lowest_cost,
     "least-loaded": least_loaded,
+    "explore": explore,
 }
+
+__all__ = ["STRATEGIES", "Candidate", "Strategy", "estimated_cost_usd", "weighted_order"]

@@ -147,7 +147,15 @@ async def feedback(request: web.Request) -> web.Response:
         raise NotFound(
             f"no recent request with id '{body['request_id']}'", code="unknown_request_id", param="request_id"
         )
-    request.app[METRICS].feedback.labels(served.route, served.variant, served.endpoint).observe(float(score))
+    metrics = request.app[METRICS]
+    metrics.feedback.labels(served.route, served.variant, served.endpoint).observe(float(score))
+    table = request.app[CONFIG].table
+    if served.quality is not None and table is not None:
+        # An explore route counted a quality when the request ended; the caller's score replaces it.
+        table.explore.amend(served.route, served.endpoint, counted=served.quality, score=float(score))
+        metrics.explore_quality.labels(served.route, served.endpoint).inc(float(score))
+        metrics.explore_replaced.labels(served.route, served.endpoint).inc(served.quality)
+        request.app[RECENT].remember(body["request_id"], served._replace(quality=float(score)))
     return _json(
         {
             "request_id": body["request_id"],

@@ -67,10 +67,13 @@ def record(exchange: Exchange) -> None:
         series.duration.observe(duration)
         if plan.affinity:
             metrics.affinity.labels(route, plan.affinity).inc()
+        if plan.pick is not None:
+            choice = "explored" if plan.pick.explored else "best"
+            metrics.explore_choices.labels(route, plan.pick.chosen, choice).inc()
         _record_attempts(metrics, series, plan, verdict, endpoint)
         _record_refusals(metrics, plan, verdict)
         _record_served(exchange, series, facts)
-        _remember(exchange, metrics, plan, endpoint, status)
+        _remember(exchange, metrics, plan, endpoint, status, facts)
     writer = exchange.request.app.get(ACCESS_LOG)
     if writer is not None:
         writer.write(_line(exchange, status, endpoint, facts, duration))
@@ -151,12 +154,16 @@ def _record_served(exchange: Exchange, series: Series, facts: Facts) -> None:
         series.metrics.empty_outputs.labels(exchange.plan.route.name, series.labels[2]).inc()
 
 
-def _remember(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, status: int) -> None:
+def _remember(
+    exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, status: int, facts: Facts
+) -> None:
     app = exchange.request.app
     route, variant = plan.route.name, plan.variant.name
-    if endpoint != "none":
-        app[RECENT].remember(exchange.request_id, Served(route, variant, endpoint))
     failed = is_variant_failure(exchange.verdict, status)
+    judged = failed is not None and not exchange.client_gone
+    quality = _explore(exchange, metrics, endpoint, facts) if judged else None
+    if endpoint != "none":
+        app[RECENT].remember(exchange.request_id, Served(route, variant, endpoint, quality))
     if failed is None or exchange.client_gone:
         return  # a client that left, or its own mistake, says nothing about the variant's quality
     if exchange.table.guard.observe(route, variant, failed=failed):
@@ -168,6 +175,33 @@ def _remember(exchange: Exchange, metrics: Metrics, plan: Plan, endpoint: str, s
             route,
             experiment.max_error_rate if experiment else 0.0,
         )
+
+
+def _explore(exchange: Exchange, metrics: Metrics, endpoint: str, facts: Facts) -> float | None:
+    """Count the request's evidence on a route that explores; the served endpoint's quality, or None.
+
+    Every endpoint that was sent the request and failed counts a 0; the one that served counts a 1
+    unless its answer was cut short (finish_reason length, nothing generated, a stream that broke).
+    """
+    plan, verdict = exchange.plan, exchange.verdict
+    assert plan is not None and verdict is not None
+    ledger, route = exchange.table.explore, plan.route.name
+    if not ledger.explores(route):
+        return None
+    midstream = isinstance(verdict, ServedStream) and verdict.body.end == StreamEnd.MIDSTREAM_FAILURE
+    quality: float | None = None
+    for attempt in verdict.trail.records:
+        if attempt.skipped or attempt.outcome in (Ended.CANCELLED, Ended.HEDGE_LOST):
+            continue
+        served = attempt.endpoint == endpoint and attempt.outcome == Ended.SUCCESS
+        cut_short = midstream or facts.finish_reason == "length" or facts.output_empty
+        value = 1.0 if served and not cut_short else 0.0
+        ledger.observe(route, attempt.endpoint, value)
+        metrics.explore_observations.labels(route, attempt.endpoint).inc()
+        metrics.explore_quality.labels(route, attempt.endpoint).inc(value)
+        if served:
+            quality = value
+    return quality
 
 
 def is_variant_failure(verdict: Verdict | None, status: int) -> bool | None:

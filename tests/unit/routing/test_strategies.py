@@ -10,7 +10,7 @@ from typing import Any, get_args
 import pytest
 
 from support.builders import endpoint_config
-from switchboard_proxy.config.route_spec import Strategy
+from switchboard_proxy.config.pool_spec import Strategy
 from switchboard_proxy.routing.request import RouteRequest
 from switchboard_proxy.routing.state import EndpointState, RouterState
 from switchboard_proxy.routing.strategies import (
