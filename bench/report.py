@@ -95,41 +95,16 @@ def _comparison(section: dict[str, Any], unit: str) -> list[list[str]]:
         rows.append(
             [TARGET_NAMES[name], str(data["n"]), _fmt(data["p50_ms"]), _fmt(data["p99_ms"]), *added, errors]
         )
-    rows.append(
-        [
-            f"**ratio proxy-added / pass-through-added** ({unit})",
-            "",
-            "",
-            "",
-            _fmt(section["ratio_p50"]),
-            _fmt(section["ratio_p99"]),
-            "",
-        ]
-    )
-    if "proxy_vs_baseline_p50" in section:
-        rows.append(
-            [
-                f"**ratio proxy-added / baseline-added** ({unit})",
-                "",
-                "",
-                "",
-                _fmt(section["proxy_vs_baseline_p50"]),
-                _fmt(section["proxy_vs_baseline_p99"]),
-                "",
-            ]
-        )
-    if "litellm_vs_proxy_p50" in section:
-        rows.append(
-            [
-                f"**ratio LiteLLM-added / proxy-added** ({unit})",
-                "",
-                "",
-                "",
-                _fmt(section["litellm_vs_proxy_p50"]),
-                _fmt(section["litellm_vs_proxy_p99"]),
-                "",
-            ]
-        )
+    # (label, key) of each ratio row present: p50 and p99 of what one target adds over another's.
+    ratios = [
+        ("proxy-added / pass-through-added", "ratio"),
+        ("proxy-added / baseline-added", "proxy_vs_baseline"),
+        ("LiteLLM-added / proxy-added", "litellm_vs_proxy"),
+    ]
+    for label, key in ratios:
+        if f"{key}_p50" in section:
+            p50, p99 = _fmt(section[f"{key}_p50"]), _fmt(section[f"{key}_p99"])
+            rows.append([f"**ratio {label}** ({unit})", "", "", "", p50, p99, ""])
     return rows
 
 
