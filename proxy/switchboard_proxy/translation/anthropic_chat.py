@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .failures import TranslationError
+from .failures import TranslationError, array_field
 
 # chat finish_reason -> Messages stop_reason.
 STOP_REASONS: dict[str, str] = {
@@ -41,10 +41,10 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     for name in PASSED:
         if name in body and body[name] is not None:
             request[name] = body[name]
-    if body.get("stop_sequences"):
-        request["stop"] = list(body["stop_sequences"])
-    if body.get("tools"):
-        request["tools"] = [_tool(tool, index) for index, tool in enumerate(body["tools"])]
+    if stop := array_field(body, "stop_sequences"):
+        request["stop"] = stop
+    if tools := array_field(body, "tools"):
+        request["tools"] = [_tool(tool, index) for index, tool in enumerate(tools)]
     request.update(_tool_choice(body.get("tool_choice")))
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .failures import TranslationError
+from .failures import TranslationError, array_field
 
 # Messages stop_reason -> chat finish_reason.
 FINISH_REASONS: dict[str, str] = {
@@ -43,11 +43,11 @@ def anthropic_request(body: dict[str, Any], *, max_tokens: int) -> dict[str, Any
     for name in PASSED:
         if name in body and body[name] is not None:
             request[name] = body[name]
-    stop = body.get("stop")
+    stop = array_field(body, "stop", strings=True)
     if stop:
-        request["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if body.get("tools"):
-        request["tools"] = [_tool(tool, index) for index, tool in enumerate(body["tools"])]
+        request["stop_sequences"] = stop
+    if tools := array_field(body, "tools"):
+        request["tools"] = [_tool(tool, index) for index, tool in enumerate(tools)]
     choice = _tool_choice(body.get("tool_choice"), parallel=body.get("parallel_tool_calls"))
     if choice is not None:
         request["tool_choice"] = choice
@@ -156,8 +156,11 @@ def image_block(url: str, where: str) -> dict[str, Any]:
 def _assistant_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     text = _text_of(message.get("content"), where)
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    for number, call in enumerate(message.get("tool_calls") or ()):
-        function = call.get("function") or {}
+    for number, call in enumerate(array_field(message, "tool_calls", where=where)):
+        function = call.get("function") or {} if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            param = f"{where}.tool_calls[{number}]"
+            raise TranslationError(f"'{param}' must be an object with a function object", param=param)
         blocks.append(
             {
                 "type": "tool_use",

@@ -45,6 +45,31 @@ class TranslationError(ValueError):
         self.param = param
 
 
+def array_field(body: dict[str, Any], name: str, *, strings: bool = False, where: str = "") -> list[Any]:
+    """`body[name]` as a list ([] when absent or empty); a value of another type is the caller's mistake,
+    said as a TranslationError naming the field (inside `where`, e.g. `messages[2]`). `strings`: a bare
+    string counts as a list of one."""
+    value = body.get(name)
+    if not value:
+        return []
+    if strings and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        param = f"{where}.{name}" if where else name
+        raise TranslationError(f"'{param}' must be an array", param=param)
+    return value
+
+
+def object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """`body[name]` as an object ({} when absent); another type is said as a TranslationError."""
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TranslationError(f"'{name}' must be an object", param=name)
+    return value
+
+
 def error_parts(document: Any) -> tuple[str, str, str | None, str | None]:
     """(message, type, code, param) of an error document of either shape ('' when it says nothing)."""
     error = document.get("error") if isinstance(document, dict) else None

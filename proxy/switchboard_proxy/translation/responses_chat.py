@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .anthropic_chat import flatten
-from .failures import TranslationError
+from .failures import TranslationError, array_field, object_field
 
 STATEFUL = ("previous_response_id", "conversation", "background")
 PASSED = ("temperature", "top_p", "stream", "user", "parallel_tool_calls")
@@ -45,14 +45,14 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
             request[name] = body[name]
     if isinstance(body.get("max_output_tokens"), int):
         request["max_tokens"] = body["max_output_tokens"]
-    if body.get("tools"):
-        request["tools"] = [_tool(tool, index) for index, tool in enumerate(body["tools"])]
+    if tools := array_field(body, "tools"):
+        request["tools"] = [_tool(tool, index) for index, tool in enumerate(tools)]
     if body.get("tool_choice") is not None:
         request["tool_choice"] = _tool_choice(body["tool_choice"])
-    response_format = _format((body.get("text") or {}).get("format"))
+    response_format = _format(object_field(body, "text").get("format"))
     if response_format is not None:
         request["response_format"] = response_format
-    effort = (body.get("reasoning") or {}).get("effort")
+    effort = object_field(body, "reasoning").get("effort")
     if isinstance(effort, str):
         request["reasoning_effort"] = effort
     return request
