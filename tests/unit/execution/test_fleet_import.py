@@ -10,7 +10,8 @@ import sys
 def test_a_sidecar_without_state_never_imports_redis() -> None:
     probe = (
         "import sys; import switchboard_proxy.main; from switchboard_proxy.server import app; "
-        "from switchboard_proxy.execution import fleet; print(sorted({'redis', 'opentelemetry'} & set(sys.modules)))"
+        "from switchboard_proxy.execution import fleet; "
+        "print(sorted({'redis', 'opentelemetry'} & set(sys.modules)))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]", loaded.stdout
