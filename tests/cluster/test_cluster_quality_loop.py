@@ -13,7 +13,8 @@ In file order:
 - an error spike on the guarded candidate's endpoint trips the fleet guardrail: the candidate at weight 0
   in the config every sidecar serves within 60 s, condition, Warning Event, all new requests on control;
 - a better candidate (its control fails 15% of requests) concludes the sequential test and, with
-  `autoPromote`, serves 100% in every sidecar; `kubectl get mr` shows both routes' verdicts;
+  `autoPromote`, serves 100% in every sidecar; `kubectl get mr` shows both: the verdict, and the variant
+  the guardrail stopped;
 - a third pod whose sidecar's API watch is denied (it presents no token: the API server sees
   `system:anonymous`, RBAC answers 403; the operator's Role stays as it is for every other pod) follows
   the mounted ConfigMap only: after a route change it is listed in `status.rollout.lagging` until the
@@ -357,6 +358,8 @@ def test_kubectl_get_mr_shows_the_verdicts_and_the_rollout(
     assert rows["promoted"]["VERDICT"] == "candidate wins", rows
     guarded = fleet.route_status(kubectl, "guarded")
     assert rows["guarded"]["VERDICT"] == guarded["experiment"]["verdict"], rows
+    assert rows["guarded"]["STOPPED"] == '["candidate"]', rows  # the guardrail's trip
+    assert rows["promoted"]["STOPPED"] in {"", "[]"}, rows
     assert {row["SIDECARS"] for row in rows.values()} == {str(len(PODS))}, rows
 
 
