@@ -6,7 +6,9 @@
 - `example_documents`: the repository's examples/ with every endpoint pointing at the sim pod;
 - reads: a pod's IP and readiness, the app's `DEMO {json}` log lines, the sidecar's admin port from the
   host (`/readyz`, `/metrics`: the config version it serves), and a request made from inside the pod
-  (`kubectl exec` in the app container, to the sidecar on 127.0.0.1:8787).
+  (`kubectl exec` in the app container, to the sidecar on 127.0.0.1:8787);
+- `start_webhook_operator`: the operator as a local process with its webhook on 127.0.0.1, injecting the
+  image `make image` loaded; `wait_pod_ready`, `remove_webhook`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from certificates import make_certificates
 from kubectl_cli import Kubectl
+from operator_process import Operator, start_operator
 
-from support.processes import REPO_ROOT
+from support.processes import REPO_ROOT, free_port
 from support.stack import Reply, http, read_metric
+from support.waiting import wait_until
 
+WEBHOOK = "switchboard.dev"
 IMAGES_SH = REPO_ROOT / "tests" / "cluster" / "images.sh"
 SIM_PORT = 9100
 MODEL_PORT = 8787
@@ -183,3 +189,49 @@ def in_pod_request(kubectl: Kubectl, namespace: str, pod: str, route: str) -> di
     )  # fmt: skip
     answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return answer
+
+
+def remove_webhook(kubectl: Kubectl) -> None:
+    for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+        kubectl("delete", kind, WEBHOOK, "--ignore-not-found", check=True)
+
+
+def wait_pod_ready(kubectl: Kubectl, namespace: str, name: str, *, timeout: float = 90) -> dict[str, Any]:
+    """The pod once Ready; if it never gets there, the failure shows `kubectl describe` and its logs."""
+    try:
+        found: dict[str, Any] = wait_until(
+            lambda: (pod := kubectl.find("pod", name, namespace=namespace)) and is_ready(pod) and pod,
+            timeout=timeout,
+            interval=0.25,
+            what=f"pod {namespace}/{name} Ready",
+        )
+    except AssertionError as exc:
+        described = kubectl("describe", "pod", name, "-n", namespace).stdout
+        logs = kubectl("logs", name, "-n", namespace, "--all-containers", "--tail=30").stdout
+        raise AssertionError(f"{exc}\n{described[-4000:]}\n--- logs ---\n{logs}") from None
+    return found
+
+
+def start_webhook_operator(
+    kubectl: Kubectl, namespace: str, directory: Path, *extra: str
+) -> tuple[Operator, tuple[str, ...]]:
+    """The operator for `namespace` with its webhook on 127.0.0.1 (certificates made in `directory`),
+    once its MutatingWebhookConfiguration exists; also the arguments it was started with (`extra` last)."""
+    files = make_certificates(directory)
+    args = (
+        *("--webhook-port", str(free_port()), "--webhook-host", "127.0.0.1"),
+        *("--webhook-cert", str(files["tls.crt"]), "--webhook-key", str(files["tls.key"])),
+        *("--webhook-ca", str(files["ca.crt"])),
+        *("--sidecar-image", image_names()["switchboard"], "--sidecar-image-pull-policy", "Never"),
+        *extra,
+    )
+    running = start_operator(namespace, *args, kubeconfig=kubectl.kubeconfig)
+    wait_until(
+        lambda: (
+            (found := kubectl.find("mutatingwebhookconfiguration", WEBHOOK, namespace=namespace))
+            and found.get("webhooks")
+        ),
+        timeout=30,
+        what="the operator's MutatingWebhookConfiguration",
+    )
+    return running, args

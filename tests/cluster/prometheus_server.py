@@ -1,7 +1,8 @@
 """A real Prometheus on 127.0.0.1 for the observability tests, configured from what the chart put in the
 cluster: the scrape configs the Prometheus Operator would make of the stored PodMonitor and ServiceMonitor
 (kubernetes_sd_configs against the test cluster, support.scrape_configs), and the stored PrometheusRule's
-groups as its rule file. Scrapes and rule evaluations every 2 s, so a test sees rates within seconds.
+groups as its rule file. Scrapes and rule evaluations every 2 s by default, so a test sees rates within
+seconds (the quality loop's test scrapes every 5 s).
 """
 
 from __future__ import annotations
@@ -51,25 +52,36 @@ class Prometheus:
         self.process.stop()
 
 
-def configuration(monitors: list[dict[str, Any]], *, kubeconfig: Path, rules: Path) -> dict[str, Any]:
+def configuration(
+    monitors: list[dict[str, Any]], *, kubeconfig: Path, rules: Path | None, interval: str = INTERVAL
+) -> dict[str, Any]:
     configs = scrape_configs(monitors, kubeconfig=kubeconfig)
     for config in configs:
-        config["scrape_interval"] = INTERVAL  # the monitors' own intervals are what a cluster would use
+        config["scrape_interval"] = interval  # the monitors' own intervals are what a cluster would use
     return {
-        "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL},
-        "rule_files": [str(rules)],
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(rules)] if rules is not None else [],
         "scrape_configs": configs,
     }
 
 
 def start_prometheus(
-    monitors: list[dict[str, Any]], rule: dict[str, Any], *, kubeconfig: Path, directory: Path
+    monitors: list[dict[str, Any]],
+    rule: dict[str, Any] | None,
+    *,
+    kubeconfig: Path,
+    directory: Path,
+    interval: str = INTERVAL,
 ) -> Prometheus:
-    """Prometheus for the stored monitors and rule, with its data in `directory`."""
-    rules = directory / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    """Prometheus for the stored monitors and rule (None: no rules), scraping every `interval`, with its
+    data in `directory`."""
+    rules = None
+    if rule is not None:
+        rules = directory / "rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     config = directory / "prometheus.yaml"
-    config.write_text(yaml.safe_dump(configuration(monitors, kubeconfig=kubeconfig, rules=rules)))
+    settings = configuration(monitors, kubeconfig=kubeconfig, rules=rules, interval=interval)
+    config.write_text(yaml.safe_dump(settings))
     port = free_port()
     argv = [
         str(tool_paths()["PROMETHEUS"]),

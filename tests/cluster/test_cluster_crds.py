@@ -23,7 +23,10 @@ INVALID = REPO_ROOT / "tests" / "testdata" / "resources" / "invalid"
 # Printer columns `kubectl get` shows by default, and the extra ones of `-o wide` (priority 1).
 COLUMNS = {
     "mr": (
-        ["NAME", "TASKS", "PRIORITY", "STRATEGY", "POLICY", "READY", "VERDICT", "SIDECARS", "AGE"],
+        [
+            *("NAME", "TASKS", "PRIORITY", "STRATEGY", "POLICY", "READY"),
+            *("VERDICT", "STOPPED", "SIDECARS", "AGE"),
+        ],
         ["LAGGING", "EXPERIMENT", "CONFIG"],
     ),
     "fbp": (["NAME", "CHAIN", "DEGRADED", "READY", "AGE"], []),

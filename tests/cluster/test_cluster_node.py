@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 import yaml
-from certificates import make_certificates
 from cluster_resources import secret
 from kubectl_cli import CONFIG_MAP, Kubectl, is_converged, spec_documents
 from node_pods import (
@@ -44,20 +43,22 @@ from node_pods import (
     parse_demo_lines,
     pod_ip,
     reloads_applied,
+    remove_webhook,
     restart_counts,
     restricted_namespace,
     served_version,
     sim_documents,
+    start_webhook_operator,
+    wait_pod_ready,
 )
 from operator_process import Operator, start_operator
 
-from support.processes import console_script, free_port
+from support.processes import console_script
 from support.stack import http
 from support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300, func_only=True)]
 
-WEBHOOK = "switchboard.dev"
 OLD_KEY, NEW_KEY = "sk-node-test-key-one-0123456789", "sk-node-test-key-two-9876543210"
 PROFILES = {
     **yaml.safe_load((Path(__file__).parents[2] / "examples" / "demo" / "sim.yaml").read_text())["models"],
@@ -84,27 +85,6 @@ class Deployment:
     webhook_args: tuple[str, ...]
 
 
-def remove_webhook(kubectl: Kubectl) -> None:
-    for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
-        kubectl("delete", kind, WEBHOOK, "--ignore-not-found", check=True)
-
-
-def wait_pod_ready(kubectl: Kubectl, namespace: str, name: str, *, timeout: float = 90) -> dict[str, Any]:
-    """The pod once Ready; if it never gets there, the failure shows `kubectl describe` and its logs."""
-    try:
-        found: dict[str, Any] = wait_until(
-            lambda: (pod := kubectl.find("pod", name, namespace=namespace)) and is_ready(pod) and pod,
-            timeout=timeout,
-            interval=0.25,
-            what=f"pod {namespace}/{name} Ready",
-        )
-    except AssertionError as exc:
-        described = kubectl("describe", "pod", name, "-n", namespace).stdout
-        logs = kubectl("logs", name, "-n", namespace, "--all-containers", "--tail=30").stdout
-        raise AssertionError(f"{exc}\n{described[-4000:]}\n--- logs ---\n{logs}") from None
-    return found
-
-
 def long_stream_documents(sim_url: str) -> list[dict[str, Any]]:
     """Endpoint `slow-stream` and route `long-stream` to it, for the stream read during deletion."""
     endpoint = {
@@ -120,28 +100,6 @@ def long_stream_documents(sim_url: str) -> list[dict[str, Any]]:
         "spec": {"targets": [{"endpoint": "slow-stream"}], "deadlineMs": 60000},
     }
     return [endpoint, route]
-
-
-def start_webhook_operator(
-    kubectl: Kubectl, namespace: str, directory: Path
-) -> tuple[Operator, tuple[str, ...]]:
-    files = make_certificates(directory)
-    args = (
-        *("--webhook-port", str(free_port()), "--webhook-host", "127.0.0.1"),
-        *("--webhook-cert", str(files["tls.crt"]), "--webhook-key", str(files["tls.key"])),
-        *("--webhook-ca", str(files["ca.crt"])),
-        *("--sidecar-image", image_names()["switchboard"], "--sidecar-image-pull-policy", "Never"),
-    )
-    running = start_operator(namespace, *args, kubeconfig=kubectl.kubeconfig)
-    wait_until(
-        lambda: (
-            (found := kubectl.find("mutatingwebhookconfiguration", WEBHOOK, namespace=namespace))
-            and found.get("webhooks")
-        ),
-        timeout=30,
-        what="the operator's MutatingWebhookConfiguration",
-    )
-    return running, args
 
 
 def deploy_sim(kubectl: Kubectl, namespace: str) -> str:

@@ -56,6 +56,8 @@ PRINTER_COLUMNS: dict[str, list[dict[str, Any]]] = {
         {"name": "Policy", "type": "string", "jsonPath": ".spec.fallbackPolicy"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Verdict", "type": "string", "jsonPath": ".status.experiment.verdict"},
+        # The variants the fleet guardrails took to weight 0 (status.experiment.stopped).
+        {"name": "Stopped", "type": "string", "jsonPath": ".status.experiment.stopped"},
         {"name": "Sidecars", "type": "integer", "jsonPath": ".status.rollout.current"},
         {"name": "Lagging", "type": "string", "jsonPath": ".status.rollout.lagging", "priority": 1},
         {"name": "Experiment", "type": "string", "jsonPath": ".spec.experiment.name", "priority": 1},
