@@ -51,13 +51,14 @@ from node_pods import (
 from operator_process import Operator
 from prometheus_server import Prometheus, start_prometheus
 
+from support.quality_loop import MODELS, experiment_objects
 from support.stack import http
 from support.waiting import wait_until
 from switchboard_operator.injection import CONFIG_DIR, INJECT_LABEL, InjectionSettings, inject_sidecar
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300, func_only=True)]
 
-MODELS = ["ctl-a", "cand-a", "ctl-b", "cand-b", "plain"]
+SIM_MODELS = [*MODELS, "plain"]
 SCRAPE_INTERVAL = "5s"
 FLEET_SECONDS = "2"
 PODS = ("fleet-a", "fleet-b")
@@ -91,39 +92,11 @@ def resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "switchboard.dev/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
-def experiment_route(name: str, control: str, candidate: str, **experiment: Any) -> dict[str, Any]:
-    variants = [
-        {"name": "control", "weight": 50},
-        {"name": "candidate", "weight": 50, "targets": [{"endpoint": candidate}]},
-    ]
-    return resource(
-        "ModelRoute",
-        name,
-        {
-            "targets": [{"endpoint": control}],
-            "fallbackPolicy": "once",
-            "experiment": {"name": f"{name}-exp", "stickyBy": "request", "variants": variants, **experiment},
-        },
-    )
-
-
 def namespace_resources(sim_url: str) -> list[dict[str, Any]]:
-    endpoints = [resource("ModelEndpoint", m, {"url": f"{sim_url}/v1", "model": m}) for m in MODELS]
-    return [
-        *endpoints,
-        # No retries: a failure of the candidate's endpoint is a failure its callers see.
-        resource("FallbackPolicy", "once", {"retries": {"attempts": 0}}),
-        experiment_route("guarded", "ctl-a", "cand-a", guardrails={"maxErrorRate": 0.05, "minRequests": 60}),
-        experiment_route(
-            "promoted",
-            "ctl-b",
-            "cand-b",
-            primaryMetric="error-rate",
-            autoPromote=True,
-            guardrails={"maxErrorRate": 0.5, "minRequests": 100},
-        ),
-        resource("ModelRoute", "plain", {"targets": [{"endpoint": "plain"}], "deadlineMs": 20000}),
-    ]
+    """The quality loop's experiments, and a plain route (the one the lagging-sidecar test changes)."""
+    plain = resource("ModelEndpoint", "plain", {"url": f"{sim_url}/v1", "model": "plain"})
+    route = resource("ModelRoute", "plain", {"targets": [{"endpoint": "plain"}], "deadlineMs": 20000})
+    return [plain, *experiment_objects(resource, sim_url), route]
 
 
 def pod_monitor(namespace: str) -> dict[str, Any]:
@@ -243,7 +216,7 @@ def fleet(kubectl: Kubectl, crds: list[str], tmp_path_factory: pytest.TempPathFa
         extra = ("--prometheus-url", prometheus.url, "--fleet-seconds", FLEET_SECONDS)
         running, _ = start_webhook_operator(kubectl, name, directory / "pki", *extra)
         image = image_names()["switchboard"]
-        kubectl.apply(sim_documents({m: {} for m in MODELS}, image=image), namespace=name)
+        kubectl.apply(sim_documents({m: {} for m in SIM_MODELS}, image=image), namespace=name)
         wait_pod_ready(kubectl, name, "sim")
         sim_url = f"http://{pod_ip(kubectl, name, 'sim')}:{SIM_PORT}"
         kubectl.apply(namespace_resources(sim_url), namespace=name)

@@ -23,6 +23,7 @@ from fleet_harness import FileKube, served_version
 
 from support.local_prometheus import NAMESPACE, PrometheusProcess, start_prometheus
 from support.processes import Process
+from support.quality_loop import MODELS, experiment_objects
 from support.stack import Stack, http, start_proxy, start_sim
 from support.waiting import wait_until
 from switchboard_operator.fleet import FleetLoop
@@ -30,50 +31,14 @@ from switchboard_proxy.telemetry.prometheus import Prometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
-MODELS = ["ctl-a", "cand-a", "ctl-b", "cand-b"]
-
 
 def resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     metadata = {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}", "generation": 1}
     return {"apiVersion": "switchboard.dev/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
 
 
-def experiment_route(name: str, control: str, candidate: str, **experiment: Any) -> dict[str, Any]:
-    return resource(
-        "ModelRoute",
-        name,
-        {
-            "targets": [{"endpoint": control}],
-            "fallbackPolicy": "once",
-            "experiment": {
-                "name": f"{name}-exp",
-                "stickyBy": "request",
-                "variants": [
-                    {"name": "control", "weight": 50},
-                    {"name": "candidate", "weight": 50, "targets": [{"endpoint": candidate}]},
-                ],
-                **experiment,
-            },
-        },
-    )
-
-
 def namespace_objects(sim_url: str) -> list[dict[str, Any]]:
-    endpoints = [resource("ModelEndpoint", m, {"url": f"{sim_url}/v1", "model": m}) for m in MODELS]
-    return [
-        *endpoints,
-        # No retries: a failure the candidate's endpoint makes is a failure its callers see.
-        resource("FallbackPolicy", "once", {"retries": {"attempts": 0}}),
-        experiment_route("guarded", "ctl-a", "cand-a", guardrails={"maxErrorRate": 0.05, "minRequests": 60}),
-        experiment_route(
-            "promoted",
-            "ctl-b",
-            "cand-b",
-            primaryMetric="error-rate",
-            autoPromote=True,
-            guardrails={"maxErrorRate": 0.5, "minRequests": 100},
-        ),
-    ]
+    return experiment_objects(resource, sim_url)
 
 
 @dataclass
