@@ -7,6 +7,9 @@ own, and bound a stream's relay as well; the first event of a stream must arrive
 `first_token_ms`. Nothing ever outlives the caller's deadline. This module does I/O only: the executor
 owns the attempt's lease and gives it its verdict.
 
+Answers read whole (JSON) go through the lean pooled client of `http1.py`; streams through aiohttp's
+session, whose relay needs its flow control and incremental reads (`Clients` holds both).
+
 An endpoint that speaks another API than the caller (`routing.protocols.wire_api`) gets the request
 translated (`translation`); its JSON answer and its error documents are translated back here, and its
 stream by the stream body, event by event. A stream commits at its first event that is more than a
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -31,13 +34,20 @@ from ..translation import TranslationError, Translator, translator_for
 from ..translation.failures import translation_error_document
 from .answers import Answer, inspect_answer
 from .classify import Failure, classify_exception, classify_status, classify_stream_error
+from .http1 import MAX_ERROR_BODY, Http1Pool, HttpAnswer
 from .leasing import Lease
 from .provider_limits import LimitSignal, read_limit_signal
 from .runtime import EndpointRuntime
 from .streaming import first_event_error, is_comment, is_preamble, iter_events
 from .upstreams import PREPARERS, Call
 
-MAX_ERROR_BODY = 64 * 1024  # enough to classify an upstream error, never a whole runaway response
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The HTTP clients of attempts: `pool` for answers read whole, aiohttp's `session` for streams."""
+
+    session: aiohttp.ClientSession
+    pool: Http1Pool
 
 
 class AttemptFailed(Exception):
@@ -104,7 +114,7 @@ class AttemptLimits(NamedTuple):
 
 
 async def run_attempt(
-    session: aiohttp.ClientSession, endpoint: EndpointRuntime, call: Call, limits: AttemptLimits
+    clients: Clients, endpoint: EndpointRuntime, call: Call, limits: AttemptLimits
 ) -> Ready:
     """Send `call` to `endpoint` (translated to its API if need be) and wait until it is servable or
     has failed."""
@@ -112,15 +122,24 @@ async def run_attempt(
     sent = call if translator is None else _translated_call(endpoint, call, wire, translator)
     prepared = PREPARERS[endpoint.config.provider](endpoint.config, sent, endpoint.key)
     started = asyncio.get_running_loop().time()
-    # One timer of the HTTP client's own bounds the whole attempt, a stream's relay included; a stream's
-    # first event has a shorter timer of its own.
+    if not call.stream:
+        try:
+            async with asyncio.timeout(limits.total):
+                answer = await clients.pool.post(
+                    prepared.url, prepared.headers, prepared.payload, connect_timeout=limits.connect
+                )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failure = classify_exception(exc)
+            raise AttemptFailed(failure, detail=_describe(exc, failure)) from None
+        return _json_answer(endpoint, answer, started, call, (wire, translator))
+    # One timer of the HTTP client's own bounds the whole stream, its relay included; its first event
+    # has a shorter timer of its own.
     timeout = aiohttp.ClientTimeout(total=limits.total, sock_connect=limits.connect, sock_read=None)
-    request = session.post(prepared.url, data=prepared.payload, headers=prepared.headers, timeout=timeout)
+    request = clients.session.post(
+        prepared.url, data=prepared.payload, headers=prepared.headers, timeout=timeout
+    )
     response: aiohttp.ClientResponse | None = None
     try:
-        if not call.stream:
-            response = await request
-            return await _json_answer(endpoint, response, started, call, (wire, translator))
         async with asyncio.timeout(limits.first_event):
             response = await request
             if response.status != 200:
@@ -161,18 +180,17 @@ def _translated_call(endpoint: EndpointRuntime, call: Call, wire: Api, translato
     return call._replace(api=wire, body=body)
 
 
-async def _json_answer(
+def _json_answer(
     endpoint: EndpointRuntime,
-    response: aiohttp.ClientResponse,
+    response: HttpAnswer,
     started: float,
     call: Call,
     translation: tuple[Api, Translator | None],
 ) -> Ready:
     wire, translator = translation
     if response.status != 200:
-        raise await _failed_status(response, translator)
-    body = await response.read()
-    response.release()
+        raise _failure_of(response.status, response.headers, response.body, translator)
+    body = response.body
     document = _decode(body)
     if _is_error_document(document):
         shown = body if translator is None else orjson.dumps(translator.error(502, document))
@@ -245,18 +263,24 @@ async def read_first_events(events: AsyncIterator[list[bytes]], *, preamble: boo
 async def _failed_status(response: aiohttp.ClientResponse, translator: Translator | None) -> AttemptFailed:
     body = await response.content.read(MAX_ERROR_BODY)
     response.close()
+    return _failure_of(response.status, response.headers, body, translator)
+
+
+def _failure_of(
+    status: int, headers: Mapping[str, str], body: bytes, translator: Translator | None
+) -> AttemptFailed:
     document = _decode(body)
     # Another 2xx than 200 is no answer a model API gives: the endpoint is not what the config says.
-    failure = classify_status(response.status, document) or Failure.SERVER_ERROR
+    failure = classify_status(status, document) or Failure.SERVER_ERROR
     if translator is not None:  # classified on the upstream's own words, shown in the caller's shape
-        body = orjson.dumps(translator.error(response.status, document))
+        body = orjson.dumps(translator.error(status, document))
     return AttemptFailed(
         failure,
-        status=response.status,
+        status=status,
         body=body,
-        retry_after=_retry_after(response),
-        detail=f"HTTP {response.status}",
-        signal=read_limit_signal(response.headers),
+        retry_after=_retry_after(headers),
+        detail=f"HTTP {status}",
+        signal=read_limit_signal(headers),
     )
 
 
@@ -276,8 +300,8 @@ def _is_error_document(document: Any) -> bool:
     )
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    raw = response.headers.get("Retry-After", "")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After", "")
     try:
         return max(0.0, float(raw)) if raw else None
     except ValueError:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from ..accounting.metrics import Metrics
 from ..accounting.usage import cost_usd
 from ..routing import Plan
 from ..routing.protocols import apis_of
-from .attempts import AttemptFailed, AttemptLimits, run_attempt
+from .attempts import AttemptFailed, AttemptLimits, Clients, run_attempt
 from .leasing import Lease
 from .outcomes import Refusal
 from .runtime import EndpointRuntime, RoutingTable
@@ -31,7 +29,7 @@ SHADOW_VARIANT = "shadow"
 class Shadows:
     """Running shadow tasks (kept referenced so they are not garbage-collected mid-flight)."""
 
-    session: aiohttp.ClientSession
+    clients: Clients
     metrics: Metrics
     limit: int = 32
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -71,7 +69,7 @@ class Shadows:
         seconds = plan.policy.total_ms / 1000
         limits = AttemptLimits(connect=plan.policy.connect_ms / 1000, first_event=seconds, total=seconds)
         try:
-            ready = await run_attempt(self.session, endpoint, call, limits)
+            ready = await run_attempt(self.clients, endpoint, call, limits)
         except AttemptFailed as failed:
             lease.fail(
                 failed.failure, retry_after=failed.retry_after

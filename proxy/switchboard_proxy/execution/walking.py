@@ -21,11 +21,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiohttp
-
 from ..accounting.budgets import worst_case_pico
 from ..routing import Attempt, Plan
-from .attempts import AttemptFailed, AttemptLimits, Ready, run_attempt
+from .attempts import AttemptFailed, AttemptLimits, Clients, Ready, run_attempt
 from .classify import NOT_ENDPOINT_FAULTS, Failure
 from .hedging import race
 from .leasing import BudgetClaim, Lease
@@ -43,7 +41,7 @@ class Execution:
     """Everything `execute` needs besides the plan; built by the handler per request."""
 
     table: RoutingTable
-    session: aiohttp.ClientSession
+    clients: Clients
     call: Call
     deadline: float  # event-loop time by which the caller must have an answer
     rng: random.Random
@@ -237,7 +235,7 @@ class Walk:
         started = self.loop.time()
         limits = self._limits()
         try:
-            ready = await run_attempt(self.run.session, endpoint, self.run.call, limits)
+            ready = await run_attempt(self.run.clients, endpoint, self.run.call, limits)
         except AttemptFailed as failed:
             # A timeout the caller's short deadline imposed says little about the endpoint's health.
             if failed.failure == Failure.TIMEOUT and limits.clipped:

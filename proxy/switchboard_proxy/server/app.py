@@ -22,7 +22,9 @@ from aiohttp import web
 
 from ..accounting.feedback import RecentRequests
 from ..accounting.metrics import Metrics
+from ..execution.attempts import Clients
 from ..execution.fleet import Fleet
+from ..execution.http1 import Http1Pool
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder, ConfigWatcher
 from ..reloading.kubewatch import watch_configmap
@@ -32,7 +34,7 @@ from .access_log import AccessLog
 from .admin import start_admin
 from .connections import SidecarRunner
 from .errors import Handler, at_the_edge, expect_handler, unrouted
-from .state import ACCESS_LOG, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
+from .state import ACCESS_LOG, CLIENTS, CONFIG, METRICS, RECENT, REQUEST_IDS, SESSION, SETTINGS, SHADOWS
 
 log = logging.getLogger("switchboard.proxy")
 WATCHER = web.AppKey("watcher", ConfigWatcher)
@@ -109,10 +111,12 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         raise_for_status=False,
         timeout=aiohttp.ClientTimeout(total=None),
     )
+    clients = app[CLIENTS] = Clients(session, Http1Pool())
     app[SESSION] = session
-    app[SHADOWS] = Shadows(session, app[METRICS])
+    app[SHADOWS] = Shadows(clients, app[METRICS])
     yield
     await app[SHADOWS].stop()
+    await clients.pool.close()
     await session.close()
 
 

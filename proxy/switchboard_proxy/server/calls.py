@@ -25,7 +25,7 @@ from .errors import BadRequest, NotFound, ProxyError
 from .exchange import Exchange, current_table
 from .recording import record
 from .responding import respond
-from .state import REQUEST_ID, SESSION, SHADOWS
+from .state import CLIENTS, REQUEST_ID, SHADOWS
 
 # Output tokens assumed when the caller sets no max_tokens, for tokens-per-minute limits.
 DEFAULT_OUTPUT_ESTIMATE = 256
@@ -81,7 +81,7 @@ async def _serve(exchange: Exchange) -> web.StreamResponse:
     tokens = route_request.prompt_tokens + (route_request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
     run = Execution(
         table,
-        request.app[SESSION],
+        request.app[CLIENTS],
         call,
         deadline,
         table.rng,

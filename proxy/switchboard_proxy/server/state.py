@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..accounting.feedback import RecentRequests
 from ..accounting.metrics import Metrics
+from ..execution.attempts import Clients
 from ..execution.shadowing import Shadows
 from ..reloading import ConfigHolder
 from ..settings import ProxySettings
@@ -18,6 +19,8 @@ SETTINGS = web.AppKey("settings", ProxySettings)
 CONFIG = web.AppKey("config", ConfigHolder)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+# Both clients of attempts: the session above for streams, a lean pool for answers read whole.
+CLIENTS = web.AppKey("clients", Clients)
 RECENT = web.AppKey("recent", RecentRequests)
 SHADOWS = web.AppKey("shadows", Shadows)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
