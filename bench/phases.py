@@ -9,6 +9,7 @@ the phase is shared out instead of landing on one target.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,5 +244,15 @@ def rss(gen: LoadGenerator, targets: Targets, cfg: BenchConfig) -> dict[str, Any
         "proxy_rss_after_mb": rss_mb(targets.proxy.pid),
         "passthrough_rss_mb": rss_mb(targets.passthrough.pid),
         "sim_rss_mb": rss_mb(targets.sim.pid),
-        "litellm_rss_mb": rss_mb(targets.litellm.pid) if targets.litellm else None,
+        "litellm_rss_mb": _peer_rss_mb(targets),
     }
+
+
+def _peer_rss_mb(targets: Targets) -> float | None:
+    """LiteLLM's RSS; None, said on stderr, when it is not running (it has crashed in CPython, once)."""
+    if targets.litellm is None:
+        return None
+    if not targets.litellm.is_running():
+        print(f"LiteLLM exited ({targets.litellm.popen.returncode}): no RSS for it", file=sys.stderr)
+        return None
+    return rss_mb(targets.litellm.pid)

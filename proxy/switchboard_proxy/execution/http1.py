@@ -13,7 +13,7 @@ read one whole answer. The parsing is httptools' (llhttp, as in Node.js and uvic
   raises aiohttp's ConnectionTimeoutError, so failures classify as aiohttp's do (`classify.py`).
 - The request asks for no compression; a gzip or deflate answer is inflated all the same.
 - Answers with a status other than 2xx keep only their first `MAX_ERROR_BODY` bytes (enough to classify
-  an error, never a runaway body); any answer is refused past `MAX_BODY` bytes.
+  an error, never a runaway body); any answer is refused past `MAX_BODY` bytes, or `MAX_HEAD` of headers.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .. import __version__
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
+MAX_HEAD = 64 * 1024  # an answer's header fields, all together
 DEFAULT_KEEPALIVE_SECONDS = 30.0
 USER_AGENT = f"switchboard/{__version__}"
 _MAX_TARGETS = 1024  # parsed URLs kept; they come from the config, so this is never reached in practice
@@ -66,6 +67,7 @@ class _Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self._headers: list[tuple[str, str]] = []
+        self._head_size = 0
         self._body: list[bytes] = []
         self._size = 0
         self._limit = MAX_BODY
@@ -93,6 +95,10 @@ class _Connection(asyncio.Protocol):
     # httptools' callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value)
+        if self._head_size > MAX_HEAD:
+            self._fail(aiohttp.ClientPayloadError(f"the answer's headers are larger than {MAX_HEAD} bytes"))
+            return
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -136,11 +142,11 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
-    def send(self, data: bytes) -> asyncio.Future[HttpAnswer]:
+    def send(self, head: bytes, body: bytes) -> asyncio.Future[HttpAnswer]:
         assert self.transport is not None
         self._reset()
         self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)
+        self.transport.writelines((head, body))  # no copy of a large body to join it to its head
         return self.waiter
 
     def close(self) -> None:
@@ -172,10 +178,10 @@ class Http1Pool:
     ) -> HttpAnswer:
         """POST `body` to `url` and read the whole answer (the caller bounds the wait)."""
         target = self._target(url)
+        head = target.head + _header_block(headers, len(body))  # refused here, before any connection
         connection = self._idle_connection(target.key) or await self._connect(target.key, connect_timeout)
-        request = b"".join((target.head, _header_block(headers, len(body)), body))
         try:
-            answer = await connection.send(request)
+            answer = await connection.send(head, body)
         except BaseException:
             connection.close()  # cancelled or timed out mid-answer: its state is unknown
             raise
