@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LATENCY_RATIO_MAX = 1.5  # proxy-added p50 at 200 req/s <= 1.5 x the pass-through's added p50
+LATENCY_RATIO_MAX = 1.25  # proxy-added p50 at 200 req/s <= 1.25 x the pass-through's added p50
+CPU_RATIO_MAX = 1.5  # the sidecar's CPU per request <= 1.5 x the pass-through's
 TTFB_OVERHEAD_P99_MAX_MS = 2.0
 THROUGHPUT_RATIO_MIN = 0.7
 RSS_MAX_MB = 80.0
@@ -41,6 +42,22 @@ def acceptance(results: dict[str, Any]) -> list[dict[str, Any]]:
                 value is not None and value <= LATENCY_RATIO_MAX,
             )
         )
+    if "cpu" in results:
+        value = results["cpu"]["ratio"]
+        checks.append(
+            _check(
+                "CPU per request, proxy / pass-through",
+                value,
+                f"<= {CPU_RATIO_MAX}",
+                value is not None and value <= CPU_RATIO_MAX,
+            )
+        )
+    checks += _absolute_checks(results)
+    return checks
+
+
+def _absolute_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
     if "ttfb" in results:
         value = results["ttfb"]["targets"]["proxy"]["added_p99_ms"]
         checks.append(
