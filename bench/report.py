@@ -6,6 +6,8 @@ only those are stable on a noisy machine; the absolute numbers are printed for c
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 LATENCY_RATIO_MAX = 1.25  # proxy-added p50 at 200 req/s <= 1.25 x the pass-through's added p50
@@ -33,66 +35,34 @@ def acceptance(results: dict[str, Any]) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
     latency = results.get("latency", {}).get("200")
     if latency is not None:
-        value = latency["ratio_p50"]
-        checks.append(
-            _check(
-                "added latency p50 @200 req/s, proxy / pass-through",
-                value,
-                f"<= {LATENCY_RATIO_MAX}",
-                value is not None and value <= LATENCY_RATIO_MAX,
-            )
-        )
+        name = "added latency p50 @200 req/s, proxy / pass-through"
+        checks.append(_check(name, latency["ratio_p50"], "<=", LATENCY_RATIO_MAX))
     if "cpu" in results:
-        value = results["cpu"]["ratio"]
         checks.append(
-            _check(
-                "CPU per request, proxy / pass-through",
-                value,
-                f"<= {CPU_RATIO_MAX}",
-                value is not None and value <= CPU_RATIO_MAX,
-            )
+            _check("CPU per request, proxy / pass-through", results["cpu"]["ratio"], "<=", CPU_RATIO_MAX)
         )
-    checks += _absolute_checks(results)
-    return checks
-
-
-def _absolute_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
-    checks: list[dict[str, Any]] = []
     if "ttfb" in results:
         value = results["ttfb"]["targets"]["proxy"]["added_p99_ms"]
-        checks.append(
-            _check(
-                "streaming TTFB overhead p99 (ms)",
-                value,
-                f"< {TTFB_OVERHEAD_P99_MAX_MS}",
-                value < TTFB_OVERHEAD_P99_MAX_MS,
-            )
-        )
+        checks.append(_check("streaming TTFB overhead p99 (ms)", value, "<", TTFB_OVERHEAD_P99_MAX_MS))
     if "throughput" in results:
         value = results["throughput"]["ratio"]
-        checks.append(
-            _check(
-                "saturated req/s, proxy / pass-through",
-                value,
-                f">= {THROUGHPUT_RATIO_MIN}",
-                value is not None and value >= THROUGHPUT_RATIO_MIN,
-            )
-        )
+        checks.append(_check("saturated req/s, proxy / pass-through", value, ">=", THROUGHPUT_RATIO_MIN))
     if "rss" in results:
-        value = results["rss"]["proxy_rss_after_mb"]
-        checks.append(
-            _check(
-                f"proxy RSS after {results['rss']['requests']:,} requests (MiB)",
-                value,
-                f"< {RSS_MAX_MB:g}",
-                value < RSS_MAX_MB,
-            )
-        )
+        name = f"proxy RSS after {results['rss']['requests']:,} requests (MiB)"
+        checks.append(_check(name, results["rss"]["proxy_rss_after_mb"], "<", RSS_MAX_MB))
     return checks
 
 
-def _check(name: str, value: float | None, threshold: str, met: bool) -> dict[str, Any]:
-    return {"check": name, "value": value, "threshold": threshold, "met": met}
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+}
+
+
+def _check(name: str, value: float | None, comparison: str, limit: float) -> dict[str, Any]:
+    met = value is not None and _COMPARISONS[comparison](value, limit)
+    return {"check": name, "value": value, "threshold": f"{comparison} {limit:g}", "met": met}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
