@@ -105,10 +105,13 @@ class _Connection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if not 200 <= status < 300:
             self._limit = MAX_ERROR_BODY
-        names = {name.lower() for name, _ in self._headers}
-        self._until_eof = (
-            "content-length" not in names and "transfer-encoding" not in names and status not in (204, 304)
-        )
+        if not self.parser.should_keep_alive():  # an answer that ends with the connection never is
+            names = {name.lower() for name, _ in self._headers}
+            self._until_eof = (
+                "content-length" not in names
+                and "transfer-encoding" not in names
+                and status not in (204, 304)
+            )
 
     def on_body(self, body: bytes) -> None:
         room = self._limit - self._size
@@ -119,6 +122,9 @@ class _Connection(asyncio.Protocol):
             self._fail(aiohttp.ClientPayloadError(f"the answer is larger than {MAX_BODY} bytes"))
 
     def on_message_complete(self) -> None:
+        if self.parser.get_status_code() < 200:
+            self._reset()  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            return
         self._complete(keep_alive=self.parser.should_keep_alive())
 
     def _complete(self, *, keep_alive: bool) -> None:

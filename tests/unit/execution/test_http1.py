@@ -134,6 +134,12 @@ async def test_chunked_gzip_and_eof_delimited_answers_are_read_whole(serve, pool
     assert bodies == [b'{"a": 1}', b'{"zipped": true}', b'{"until": "eof"}']
 
 
+async def test_interim_answers_are_skipped(serve, pool) -> None:
+    upstream = await serve(lambda request: b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + answer(b"{}"))
+    got = await pool.post(upstream.url, HEADERS, b"{}", connect_timeout=1)
+    assert (got.status, got.body, "Link" in got.headers) == (200, b"{}", False)
+
+
 async def test_error_answers_keep_only_their_head_and_headers_are_case_insensitive(serve, pool) -> None:
     big = b"x" * (MAX_ERROR_BODY * 2)
     upstream = await serve(lambda request: answer(big, status="503 Busy", headers="retry-after: 3\r\n"))
