@@ -2,10 +2,10 @@
 
 An attempt either returns `Ready` (a whole JSON answer, or an open stream whose first event has arrived
 and is not an error) or raises `AttemptFailed` carrying the failure kind. Timeouts: the connect timeout
-and the attempt's total (the policy's `totalMs`, clipped to the caller's deadline) are the HTTP client's
-own, and bound a stream's relay as well; the first event of a stream must arrive within
-`first_token_ms`. Nothing ever outlives the caller's deadline. This module does I/O only: the executor
-owns the attempt's lease and gives it its verdict.
+and the attempt's total (the policy's `totalMs`, clipped to the caller's deadline) bound a JSON attempt
+around the pool's request, and a stream through aiohttp's own timer, its relay included; the first
+event of a stream must arrive within `first_token_ms`. Nothing ever outlives the caller's deadline.
+This module does I/O only: the executor owns the attempt's lease and gives it its verdict.
 
 Answers read whole (JSON) go through the lean pooled client of `http1.py`; streams through aiohttp's
 session, whose relay needs its flow control and incremental reads (`Clients` holds both).
